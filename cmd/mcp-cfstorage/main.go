@@ -1,0 +1,131 @@
+// Command mcp-cfstorage serves Cloudflare Workers KV and R2 to AI assistants
+// over the Model Context Protocol.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+
+	"github.com/mark3labs/mcp-go/server"
+
+	"github.com/mcp-cfstorage/mcp-cfstorage/internal/config"
+	"github.com/mcp-cfstorage/mcp-cfstorage/internal/fsroot"
+	"github.com/mcp-cfstorage/mcp-cfstorage/internal/local"
+	"github.com/mcp-cfstorage/mcp-cfstorage/internal/mcpserver"
+	"github.com/mcp-cfstorage/mcp-cfstorage/internal/storage"
+)
+
+// version is set at link time (-ldflags "-X main.version=v1.2.3"); otherwise
+// it comes from the module's build information.
+var version = ""
+
+func main() {
+	os.Exit(run(context.Background(), os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr))
+}
+
+func run(ctx context.Context, args []string, getenv config.Getenv, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		switch args[0] {
+		case "version":
+			fmt.Fprintf(stdout, "mcp-cfstorage %s\n", buildVersion())
+			return 0
+		case "help":
+			fmt.Fprint(stdout, config.Usage())
+			return 0
+		}
+	}
+	cfg, err := config.Load(args, getenv, stdout)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "mcp-cfstorage: %v\n", err)
+		return 2
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	if err := serve(ctx, cfg, logger, stdin, stdout); err != nil {
+		logger.Error("stopped", "error", err)
+		return 1
+	}
+	return 0
+}
+
+func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, stdin io.Reader, stdout io.Writer) error {
+	backend, err := openBackend(cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer backend.Close()
+
+	roots, err := fsroot.New(cfg.FilesRoots...)
+	if err != nil {
+		return fmt.Errorf("--files-root: %w", err)
+	}
+	store := storage.Guard(backend, storage.Policy{
+		ReadOnly:   cfg.ReadOnly,
+		Namespaces: cfg.AllowNamespaces,
+		Buckets:    cfg.AllowBuckets,
+	})
+	srv, err := mcpserver.New(mcpserver.Options{
+		Version:        buildVersion(),
+		Store:          store,
+		Roots:          roots,
+		MaxInlineBytes: cfg.MaxInlineBytes,
+		Toolsets:       cfg.Toolsets,
+		Log:            logger,
+	})
+	if err != nil {
+		return err
+	}
+
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	stdio := server.NewStdioServer(srv)
+	stdio.SetErrorLogger(log.New(slogWriter{logger}, "", 0))
+	logger.Info("serving MCP over stdio", "version", buildVersion(), "read_only", cfg.ReadOnly)
+	err = stdio.Listen(ctx, stdin, stdout)
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, io.EOF) {
+		return nil
+	}
+	return err
+}
+
+// openBackend chooses the backend as --backend says, and logs why.
+func openBackend(cfg config.Config, logger *slog.Logger) (storage.Backend, error) {
+	name, reason := cfg.ResolvedBackend()
+	logger.Info("backend chosen", "backend", name, "reason", reason)
+	switch name {
+	case config.BackendLocal:
+		logger.Info("local data directory", "data_dir", cfg.DataDir)
+		return local.New(cfg.DataDir, local.WithLogger(logger)), nil
+	default:
+		return nil, fmt.Errorf("backend %s (%s) is not available in this version yet; run with --backend local to use the embedded store", name, reason)
+	}
+}
+
+func buildVersion() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
+
+// slogWriter sends the stdio transport's log lines to slog.
+type slogWriter struct{ l *slog.Logger }
+
+func (w slogWriter) Write(p []byte) (int, error) {
+	w.l.Error("stdio transport", "message", string(p))
+	return len(p), nil
+}

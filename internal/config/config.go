@@ -1,0 +1,238 @@
+// Package config loads the server's one Config from flags and environment
+// variables (flags win), and keeps secrets out of anything printed.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// Backends, as named by --backend.
+const (
+	BackendAuto       = "auto"
+	BackendLocal      = "local"
+	BackendCloudflare = "cloudflare"
+)
+
+// Secret is a credential. It prints as [redacted] in every format and log.
+type Secret string
+
+func (Secret) String() string               { return "[redacted]" }
+func (Secret) GoString() string             { return "[redacted]" }
+func (Secret) LogValue() slog.Value         { return slog.StringValue("[redacted]") }
+func (Secret) MarshalText() ([]byte, error) { return []byte("[redacted]"), nil }
+
+// Reveal returns the secret itself, for the one place that sends it.
+func (s Secret) Reveal() string { return string(s) }
+
+// Config is everything the server is started with.
+type Config struct {
+	Backend         string
+	DataDir         string
+	ReadOnly        bool
+	Toolsets        []string
+	AllowNamespaces []string
+	AllowBuckets    []string
+	FilesRoots      []string
+	MaxInlineBytes  int64
+	LogLevel        slog.Level
+
+	APIToken  Secret // CLOUDFLARE_API_TOKEN
+	AccountID string // CLOUDFLARE_ACCOUNT_ID
+}
+
+// ResolvedBackend applies --backend auto: cloudflare when an API token is
+// set, local otherwise. The reason is for the start-up log.
+func (c Config) ResolvedBackend() (backend, reason string) {
+	switch {
+	case c.Backend != BackendAuto:
+		return c.Backend, "chosen with --backend " + c.Backend
+	case c.APIToken != "":
+		return BackendCloudflare, "CLOUDFLARE_API_TOKEN is set"
+	default:
+		return BackendLocal, "no CLOUDFLARE_API_TOKEN, so the embedded store is used"
+	}
+}
+
+// Getenv looks up an environment variable; os.Getenv in production.
+type Getenv func(string) string
+
+// option is one flag with its environment variable.
+type option struct {
+	name, env, usage string
+	set              func(*Config, string) error
+	def              string
+	boolean          bool
+	repeatable       bool
+}
+
+func options() []option {
+	return []option{
+		{name: "backend", env: "CFSTORAGE_BACKEND", def: BackendAuto,
+			usage: "where data lives: auto (cloudflare when CLOUDFLARE_API_TOKEN is set, else local), local, cloudflare",
+			set: func(c *Config, v string) error {
+				switch v {
+				case BackendAuto, BackendLocal, BackendCloudflare:
+					c.Backend = v
+					return nil
+				}
+				return fmt.Errorf("must be auto, local or cloudflare")
+			}},
+		{name: "data-dir", env: "CFSTORAGE_DATA_DIR", def: "$XDG_DATA_HOME/mcp-cfstorage or ~/.local/share/mcp-cfstorage",
+			usage: "directory of the local backend's data",
+			set:   func(c *Config, v string) error { c.DataDir = v; return nil }},
+		{name: "read-only", env: "CFSTORAGE_READ_ONLY", boolean: true, def: "false",
+			usage: "offer only tools that change nothing, and refuse every write",
+			set: func(c *Config, v string) (err error) {
+				c.ReadOnly, err = strconv.ParseBool(v)
+				return err
+			}},
+		{name: "toolsets", env: "CFSTORAGE_TOOLSETS", def: "all",
+			usage: "comma-separated tool areas to offer: kv, r2, account",
+			set:   func(c *Config, v string) error { c.Toolsets = splitList(v); return nil }},
+		{name: "allow-namespaces", env: "CFSTORAGE_ALLOW_NAMESPACES",
+			usage: "comma-separated KV namespace ids or titles; when set, no other namespace is visible",
+			set:   func(c *Config, v string) error { c.AllowNamespaces = splitList(v); return nil }},
+		{name: "allow-buckets", env: "CFSTORAGE_ALLOW_BUCKETS",
+			usage: "comma-separated R2 bucket names; when set, no other bucket is visible",
+			set:   func(c *Config, v string) error { c.AllowBuckets = splitList(v); return nil }},
+		{name: "files-root", env: "CFSTORAGE_FILES_ROOT", repeatable: true,
+			usage: "directory that file_path and save_to may use (repeatable; the env var takes a " + string(os.PathListSeparator) + "-separated list)",
+			set:   func(c *Config, v string) error { c.FilesRoots = append(c.FilesRoots, v); return nil }},
+		{name: "max-inline-bytes", env: "CFSTORAGE_MAX_INLINE_BYTES", def: "1048576",
+			usage: "largest value or object returned inline; larger ones need save_to",
+			set: func(c *Config, v string) error {
+				n, err := strconv.ParseInt(v, 10, 64)
+				if err != nil || n < 1 {
+					return fmt.Errorf("must be a positive number of bytes")
+				}
+				c.MaxInlineBytes = n
+				return nil
+			}},
+		{name: "log-level", env: "CFSTORAGE_LOG_LEVEL", def: "info",
+			usage: "debug, info, warn or error (logs go to stderr)",
+			set:   func(c *Config, v string) error { return c.LogLevel.UnmarshalText([]byte(v)) }},
+	}
+}
+
+// Load reads the configuration from args (without the program name) and the
+// environment. --help yields flag.ErrHelp after printing usage to out.
+func Load(args []string, getenv Getenv, out io.Writer) (Config, error) {
+	c := Config{Backend: BackendAuto, MaxInlineBytes: 1 << 20, LogLevel: slog.LevelInfo}
+	opts := options()
+	for _, o := range opts {
+		v := getenv(o.env)
+		if v == "" {
+			continue
+		}
+		vals := []string{v}
+		if o.repeatable {
+			vals = filepath.SplitList(v)
+		}
+		for _, v := range vals {
+			if err := o.set(&c, v); err != nil {
+				return Config{}, fmt.Errorf("%s=%q: %w", o.env, v, err)
+			}
+		}
+	}
+	fs := flag.NewFlagSet("mcp-cfstorage", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	flagRoots := false
+	for _, o := range opts {
+		set := func(v string) error {
+			if o.repeatable && !flagRoots {
+				// Flags replace the env list rather than adding to it.
+				flagRoots, c.FilesRoots = true, nil
+			}
+			return o.set(&c, v)
+		}
+		if o.boolean {
+			fs.BoolFunc(o.name, o.usage, set)
+		} else {
+			fs.Func(o.name, o.usage, set)
+		}
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(out, Usage())
+		}
+		return Config{}, err
+	}
+	if fs.NArg() > 0 {
+		return Config{}, fmt.Errorf("unexpected argument %q (see --help)", fs.Arg(0))
+	}
+	c.APIToken = Secret(getenv("CLOUDFLARE_API_TOKEN"))
+	c.AccountID = getenv("CLOUDFLARE_ACCOUNT_ID")
+	if c.DataDir == "" {
+		c.DataDir = defaultDataDir(getenv)
+	}
+	return c, nil
+}
+
+// Usage is the --help text: every flag with its environment variable.
+func Usage() string {
+	var b strings.Builder
+	b.WriteString(`mcp-cfstorage: an MCP server for Cloudflare Workers KV and R2.
+
+Usage:
+  mcp-cfstorage [flags]     serve MCP over stdio
+  mcp-cfstorage version     print the version
+
+Flags (each also set by the environment variable shown; flags win):
+`)
+	for _, o := range options() {
+		arg := " value"
+		if o.boolean {
+			arg = ""
+		}
+		fmt.Fprintf(&b, "  --%s%s\n      %s\n      env %s", o.name, arg, o.usage, o.env)
+		if o.def != "" {
+			fmt.Fprintf(&b, "; default %s", o.def)
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString(`
+Cloudflare credentials (environment only):
+  CLOUDFLARE_API_TOKEN    API token; selects the cloudflare backend under --backend auto
+  CLOUDFLARE_ACCOUNT_ID   account to use
+`)
+	return b.String()
+}
+
+// Flags lists every flag name with its environment variable, for docs and
+// tests.
+func Flags() map[string]string {
+	m := map[string]string{}
+	for _, o := range options() {
+		m[o.name] = o.env
+	}
+	return m
+}
+
+func splitList(v string) []string {
+	var out []string
+	for p := range strings.SplitSeq(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func defaultDataDir(getenv Getenv) string {
+	if x := getenv("XDG_DATA_HOME"); x != "" {
+		return filepath.Join(x, "mcp-cfstorage")
+	}
+	home := getenv("HOME")
+	if home == "" {
+		home, _ = os.UserHomeDir()
+	}
+	return filepath.Join(home, ".local", "share", "mcp-cfstorage")
+}

@@ -1,0 +1,214 @@
+package fsroot
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+// listDir returns the names in dir, to detect leftover temporary files.
+func listDir(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+func writeAll(t *testing.T, af *AtomicFile, chunks ...string) {
+	t.Helper()
+	for _, c := range chunks {
+		if n, err := af.Write([]byte(c)); err != nil || n != len(c) {
+			t.Fatalf("Write(%q) = %d, %v", c, n, err)
+		}
+	}
+}
+
+func TestAtomicCommitNewFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "out.bin")
+	af, err := OpenAtomic(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeAll(t, af, "hello ", "world")
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("destination visible before Commit: %v", err)
+	}
+	if err := af.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(path)
+	if err != nil || string(got) != "hello world" {
+		t.Fatalf("content = %q, %v", got, err)
+	}
+	if names := listDir(t, dir); len(names) != 1 || names[0] != "out.bin" {
+		t.Errorf("directory holds %q, want only out.bin", names)
+	}
+	if runtime.GOOS != "windows" {
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if perm := fi.Mode().Perm(); perm != 0o600 {
+			t.Errorf("new file mode = %v, want 0600", perm)
+		}
+	}
+	// Deferred Abort after a successful Commit must not undo it.
+	if err := af.Abort(); err != nil {
+		t.Errorf("Abort after Commit = %v", err)
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Errorf("file gone after Abort following Commit: %v", err)
+	}
+	if _, err := af.Write([]byte("x")); !errors.Is(err, os.ErrClosed) {
+		t.Errorf("Write after Commit = %v, want os.ErrClosed", err)
+	}
+	if err := af.Commit(); !errors.Is(err, os.ErrClosed) {
+		t.Errorf("second Commit = %v, want os.ErrClosed", err)
+	}
+}
+
+func TestAtomicOverwriteKeepsMode(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "out.txt")
+	if err := os.WriteFile(path, []byte("old content, longer than the new"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	af, err := OpenAtomic(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeAll(t, af, "new")
+	if got, _ := os.ReadFile(path); string(got) != "old content, longer than the new" {
+		t.Fatalf("destination changed before Commit: %q", got)
+	}
+	if err := af.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.ReadFile(path); err != nil || string(got) != "new" {
+		t.Fatalf("content = %q, %v; want %q", got, err, "new")
+	}
+	if runtime.GOOS != "windows" {
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if perm := fi.Mode().Perm(); perm != 0o640 {
+			t.Errorf("mode after overwrite = %v, want 0640", perm)
+		}
+	}
+	if names := listDir(t, dir); len(names) != 1 {
+		t.Errorf("directory holds %q, want only out.txt", names)
+	}
+}
+
+func TestAtomicAbort(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "keep.txt")
+	if err := os.WriteFile(path, []byte("original"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	af, err := OpenAtomic(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeAll(t, af, "partial download")
+	if names := listDir(t, dir); len(names) != 2 {
+		t.Fatalf("directory holds %q, want destination and one temporary file", names)
+	}
+	if err := af.Abort(); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.ReadFile(path); err != nil || string(got) != "original" {
+		t.Errorf("destination = %q, %v after Abort; want untouched", got, err)
+	}
+	if names := listDir(t, dir); len(names) != 1 || names[0] != "keep.txt" {
+		t.Errorf("directory holds %q after Abort, want only keep.txt", names)
+	}
+	if err := af.Abort(); err != nil {
+		t.Errorf("second Abort = %v, want nil", err)
+	}
+	if err := af.Commit(); !errors.Is(err, os.ErrClosed) {
+		t.Errorf("Commit after Abort = %v, want os.ErrClosed", err)
+	}
+	if got, _ := os.ReadFile(path); string(got) != "original" {
+		t.Errorf("Commit after Abort changed the destination to %q", got)
+	}
+}
+
+func TestAtomicCommitFailureCleansUp(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "target")
+	af, err := OpenAtomic(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeAll(t, af, "data")
+	// A directory appearing at the destination makes the rename fail.
+	if err := os.Mkdir(path, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(path, "f"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := af.Commit(); err == nil {
+		t.Fatal("Commit over a non-empty directory succeeded")
+	}
+	if names := listDir(t, dir); len(names) != 1 || names[0] != "target" {
+		t.Errorf("directory holds %q after failed Commit, want only target", names)
+	}
+}
+
+func TestOpenAtomicErrors(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name, path, wantMsg string
+	}{
+		{"directory", dir, "directory"},
+		{"missing parent", filepath.Join(dir, "nodir", "f"), "temporary file"},
+		{"trailing separator", dir + string(filepath.Separator), "directory"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			af, err := OpenAtomic(tc.path)
+			if err == nil {
+				af.Abort()
+				t.Fatalf("OpenAtomic(%q) succeeded", tc.path)
+			}
+			if !strings.Contains(err.Error(), tc.wantMsg) {
+				t.Errorf("error %q does not contain %q", err, tc.wantMsg)
+			}
+		})
+	}
+	if names := listDir(t, dir); len(names) != 0 {
+		t.Errorf("failed opens left %q behind", names)
+	}
+}
+
+func TestAtomicLongName(t *testing.T) {
+	dir := t.TempDir()
+	name := strings.Repeat("é", 120) // 240 bytes: near NAME_MAX
+	path := filepath.Join(dir, name)
+	af, err := OpenAtomic(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeAll(t, af, "x")
+	if err := af.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.ReadFile(path); err != nil || string(got) != "x" {
+		t.Errorf("content = %q, %v", got, err)
+	}
+}

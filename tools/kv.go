@@ -1,0 +1,464 @@
+package tools
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/mcp-cfstorage/mcp-cfstorage/internal/storage"
+)
+
+const namespaceDoc = "KV namespace: its 32-hex-digit id, or its title"
+
+type kvTools struct{ Deps }
+
+type listNamespacesIn struct {
+	Cursor string `json:"cursor,omitempty" jsonschema:"cursor from the previous page; omit for the first page"`
+	Limit  int    `json:"limit,omitempty" jsonschema:"namespaces per page" schema:"minimum=1,maximum=100,default=50"`
+}
+
+type namespaceOut struct {
+	ID    string `json:"id" jsonschema:"namespace id (32 hex digits), used in wrangler bindings"`
+	Title string `json:"title,omitempty" jsonschema:"namespace title"`
+}
+
+type listNamespacesOut struct {
+	Namespaces []namespaceOut `json:"namespaces"`
+	Cursor     string         `json:"cursor,omitempty" jsonschema:"pass as cursor to get the next page; absent on the last page"`
+}
+
+func (k kvTools) listNamespaces(ctx context.Context, in listNamespacesIn) (listNamespacesOut, error) {
+	page, err := k.Store.KV().ListNamespaces(ctx, storage.ListOptions{Cursor: in.Cursor, Limit: in.Limit})
+	if err != nil {
+		return listNamespacesOut{}, err
+	}
+	out := listNamespacesOut{Namespaces: []namespaceOut{}, Cursor: page.Cursor}
+	for _, ns := range page.Namespaces {
+		out.Namespaces = append(out.Namespaces, namespaceOut(ns))
+	}
+	return out, nil
+}
+
+type createNamespaceIn struct {
+	Title string `json:"title" jsonschema:"title of the new namespace, unique in the account, e.g. site-config"`
+}
+
+type createNamespaceOut struct {
+	ID           string `json:"id"`
+	Title        string `json:"title"`
+	WranglerTOML string `json:"wrangler_toml" jsonschema:"the [[kv_namespaces]] block to paste into wrangler.toml"`
+}
+
+func (k kvTools) createNamespace(ctx context.Context, in createNamespaceIn) (createNamespaceOut, error) {
+	ns, err := k.Store.KV().CreateNamespace(ctx, in.Title)
+	if err != nil {
+		return createNamespaceOut{}, err
+	}
+	toml := fmt.Sprintf("[[kv_namespaces]]\nbinding = %q\nid = %q\n", bindingName(ns.Title, "KV"), ns.ID)
+	return createNamespaceOut{ID: ns.ID, Title: ns.Title, WranglerTOML: toml}, nil
+}
+
+// bindingName derives a Worker binding name from a title: SITE_CONFIG for
+// site-config. Bindings must be valid JavaScript identifiers.
+func bindingName(title, fallback string) string {
+	var b strings.Builder
+	for _, r := range strings.ToUpper(title) {
+		switch {
+		case r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+			b.WriteRune(r)
+		case b.Len() > 0 && !strings.HasSuffix(b.String(), "_"):
+			b.WriteByte('_')
+		}
+	}
+	name := strings.Trim(b.String(), "_")
+	if name == "" {
+		return fallback
+	}
+	if name[0] >= '0' && name[0] <= '9' {
+		return fallback + "_" + name
+	}
+	return name
+}
+
+type renameNamespaceIn struct {
+	Namespace string `json:"namespace" jsonschema:"KV namespace to rename: its id or current title"`
+	Title     string `json:"title" jsonschema:"the new title, unique in the account"`
+}
+
+func (k kvTools) renameNamespace(ctx context.Context, in renameNamespaceIn) (namespaceOut, error) {
+	ns, err := k.Store.Namespace(ctx, in.Namespace)
+	if err != nil {
+		return namespaceOut{}, err
+	}
+	if err := k.Store.KV().RenameNamespace(ctx, ns.ID, in.Title); err != nil {
+		return namespaceOut{}, err
+	}
+	return namespaceOut{ID: ns.ID, Title: in.Title}, nil
+}
+
+type deleteNamespaceIn struct {
+	Namespace string `json:"namespace" jsonschema:"KV namespace to delete: its id or title"`
+	Confirm   string `json:"confirm" jsonschema:"must equal the namespace's title: deleting removes every key in it, for good"`
+}
+
+type deleteNamespaceOut struct {
+	Deleted bool   `json:"deleted"`
+	ID      string `json:"id"`
+	Title   string `json:"title"`
+}
+
+func (k kvTools) deleteNamespace(ctx context.Context, in deleteNamespaceIn) (deleteNamespaceOut, error) {
+	ns, err := k.Store.Namespace(ctx, in.Namespace)
+	if err != nil {
+		return deleteNamespaceOut{}, err
+	}
+	if ns, err = k.Store.KV().GetNamespace(ctx, ns.ID); err != nil {
+		return deleteNamespaceOut{}, err
+	}
+	if in.Confirm != ns.Title {
+		return deleteNamespaceOut{}, storage.Errorf(storage.CodeInvalidArgument,
+			"confirm: must equal the namespace title %q to delete it; nothing was deleted", ns.Title)
+	}
+	if err := k.Store.KV().DeleteNamespace(ctx, ns.ID); err != nil {
+		return deleteNamespaceOut{}, err
+	}
+	return deleteNamespaceOut{Deleted: true, ID: ns.ID, Title: ns.Title}, nil
+}
+
+type kvGetIn struct {
+	Namespace string `json:"namespace" jsonschema:"KV namespace: its 32-hex-digit id, or its title"`
+	Key       string `json:"key" jsonschema:"the key to read (1..512 bytes)"`
+	Encoding  string `json:"encoding,omitempty" jsonschema:"how to return the value: auto (text when UTF-8, else base64), text, base64, or json (parsed)" schema:"enum=auto|text|base64|json,default=auto"`
+	SaveTo    string `json:"save_to,omitempty" jsonschema:"write the value to this file instead of returning it (must be inside an allowed directory); use for large or binary values"`
+}
+
+type kvGetOut struct {
+	Found      bool            `json:"found" jsonschema:"false when the key does not exist or has expired"`
+	Key        string          `json:"key"`
+	Value      json.RawMessage `json:"value,omitempty" jsonschema:"the value: a string for text and base64, any JSON value for json"`
+	Encoding   string          `json:"encoding,omitempty" jsonschema:"text, base64 or json"`
+	Size       int64           `json:"size,omitempty" jsonschema:"value size in bytes"`
+	Metadata   json.RawMessage `json:"metadata,omitempty" jsonschema:"the key's metadata (JSON)"`
+	Expiration int64           `json:"expiration,omitempty" jsonschema:"when the key expires, in Unix seconds"`
+	SavedTo    string          `json:"saved_to,omitempty" jsonschema:"the file the value was written to"`
+}
+
+func (k kvTools) get(ctx context.Context, in kvGetIn) (kvGetOut, error) {
+	ns, err := k.Store.Namespace(ctx, in.Namespace)
+	if err != nil {
+		return kvGetOut{}, err
+	}
+	v, err := k.Store.KV().Get(ctx, ns.ID, in.Key)
+	if storage.CodeOf(err) == storage.CodeNotFound {
+		// A missing key is an answer, a missing namespace an error: tell
+		// them apart by asking for the namespace.
+		if _, nsErr := k.Store.KV().GetNamespace(ctx, ns.ID); nsErr != nil {
+			return kvGetOut{}, nsErr
+		}
+		return kvGetOut{Found: false, Key: in.Key}, nil
+	}
+	if err != nil {
+		return kvGetOut{}, err
+	}
+	defer v.Body.Close()
+	out := kvGetOut{Found: true, Key: in.Key, Size: v.Size, Metadata: v.Metadata, Expiration: v.Expiration}
+	if in.SaveTo != "" {
+		out.SavedTo, _, err = k.saveTo(ctx, in.SaveTo, v.Body)
+		return out, err
+	}
+	data, err := readInline("value", v.Body, v.Size, k.MaxInlineBytes, "pass save_to to write it to a file")
+	if err != nil {
+		return kvGetOut{}, err
+	}
+	out.Encoding, out.Value, err = encode(data, in.Encoding)
+	return out, err
+}
+
+type kvPutIn struct {
+	Namespace     string          `json:"namespace" jsonschema:"KV namespace: its 32-hex-digit id, or its title"`
+	Key           string          `json:"key" jsonschema:"the key to write (1..512 bytes, not . or ..)"`
+	Value         *string         `json:"value,omitempty" jsonschema:"the value as text; give exactly one of value, value_base64, file_path"`
+	ValueBase64   string          `json:"value_base64,omitempty" jsonschema:"the value as base64, for binary data"`
+	FilePath      string          `json:"file_path,omitempty" jsonschema:"read the value from this file (inside an allowed directory), streamed"`
+	ExpirationTTL int64           `json:"expiration_ttl,omitempty" jsonschema:"seconds until the key expires, at least 60" schema:"minimum=60"`
+	Expiration    int64           `json:"expiration,omitempty" jsonschema:"when the key expires, in Unix seconds, at least 60 s from now"`
+	Metadata      json.RawMessage `json:"metadata,omitempty" jsonschema:"JSON metadata stored with the key (at most 1024 bytes serialized)"`
+}
+
+type kvPutOut struct {
+	Key        string `json:"key"`
+	Size       int64  `json:"size" jsonschema:"bytes written"`
+	Expiration int64  `json:"expiration,omitempty" jsonschema:"absolute expiration in Unix seconds, when one was set"`
+}
+
+func (k kvTools) put(ctx context.Context, in kvPutIn) (kvPutOut, error) {
+	ns, err := k.Store.Namespace(ctx, in.Namespace)
+	if err != nil {
+		return kvPutOut{}, err
+	}
+	put := storage.KVPut{Key: in.Key, Metadata: in.Metadata, Expiry: storage.Expiry{Expiration: in.Expiration, TTL: in.ExpirationTTL}}
+	switch {
+	case countSet(in.Value != nil, in.ValueBase64 != "", in.FilePath != "") != 1:
+		return kvPutOut{}, errMissing("value, value_base64, file_path: give exactly one of them")
+	case in.Value != nil:
+		put.Body, put.Size = strings.NewReader(*in.Value), int64(len(*in.Value))
+	case in.ValueBase64 != "":
+		data, err := decodeBase64("value_base64", in.ValueBase64)
+		if err != nil {
+			return kvPutOut{}, err
+		}
+		put.Body, put.Size = bytes.NewReader(data), int64(len(data))
+	default:
+		f, size, err := k.openUpload(ctx, in.FilePath)
+		if err != nil {
+			return kvPutOut{}, err
+		}
+		defer f.Close()
+		put.Body, put.Size = f, size
+	}
+	now := k.Now()
+	if err := k.Store.KV().Put(ctx, ns.ID, put); err != nil {
+		return kvPutOut{}, err
+	}
+	out := kvPutOut{Key: in.Key, Size: put.Size, Expiration: in.Expiration}
+	if in.ExpirationTTL > 0 {
+		out.Expiration = now.Unix() + in.ExpirationTTL
+	}
+	return out, nil
+}
+
+func countSet(set ...bool) int {
+	n := 0
+	for _, s := range set {
+		if s {
+			n++
+		}
+	}
+	return n
+}
+
+type kvKeyIn struct {
+	Namespace string `json:"namespace" jsonschema:"KV namespace: its 32-hex-digit id, or its title"`
+	Key       string `json:"key" jsonschema:"the key"`
+}
+
+type kvDeleteOut struct {
+	Key     string `json:"key"`
+	Deleted bool   `json:"deleted" jsonschema:"true: the key no longer exists (deleting an absent key succeeds)"`
+}
+
+func (k kvTools) delete(ctx context.Context, in kvKeyIn) (kvDeleteOut, error) {
+	ns, err := k.Store.Namespace(ctx, in.Namespace)
+	if err != nil {
+		return kvDeleteOut{}, err
+	}
+	if err := k.Store.KV().Delete(ctx, ns.ID, in.Key); err != nil {
+		return kvDeleteOut{}, err
+	}
+	return kvDeleteOut{Key: in.Key, Deleted: true}, nil
+}
+
+type kvListIn struct {
+	Namespace string `json:"namespace" jsonschema:"KV namespace: its 32-hex-digit id, or its title"`
+	Prefix    string `json:"prefix,omitempty" jsonschema:"only keys starting with this"`
+	Cursor    string `json:"cursor,omitempty" jsonschema:"cursor from the previous page; omit for the first page"`
+	Limit     int    `json:"limit,omitempty" jsonschema:"keys per page" schema:"minimum=10,maximum=1000,default=100"`
+}
+
+type keyOut struct {
+	Name       string          `json:"name"`
+	Expiration int64           `json:"expiration,omitempty" jsonschema:"Unix seconds"`
+	Metadata   json.RawMessage `json:"metadata,omitempty"`
+}
+
+type kvListOut struct {
+	Keys   []keyOut `json:"keys" jsonschema:"keys in byte order of their names"`
+	Cursor string   `json:"cursor,omitempty" jsonschema:"pass as cursor to get the next page; absent on the last page"`
+}
+
+func (k kvTools) list(ctx context.Context, in kvListIn) (kvListOut, error) {
+	ns, err := k.Store.Namespace(ctx, in.Namespace)
+	if err != nil {
+		return kvListOut{}, err
+	}
+	page, err := k.Store.KV().List(ctx, ns.ID, storage.ListOptions{Prefix: in.Prefix, Cursor: in.Cursor, Limit: in.Limit})
+	if err != nil {
+		return kvListOut{}, err
+	}
+	out := kvListOut{Keys: make([]keyOut, 0, len(page.Keys)), Cursor: page.Cursor}
+	for _, key := range page.Keys {
+		out.Keys = append(out.Keys, keyOut(key))
+	}
+	return out, nil
+}
+
+type bulkEntryIn struct {
+	Key           string          `json:"key"`
+	Value         string          `json:"value" jsonschema:"the value: text, or base64 when base64 is true"`
+	Base64        bool            `json:"base64,omitempty" jsonschema:"value is base64-encoded binary"`
+	ExpirationTTL int64           `json:"expiration_ttl,omitempty" jsonschema:"seconds until expiry, at least 60" schema:"minimum=60"`
+	Expiration    int64           `json:"expiration,omitempty" jsonschema:"Unix seconds, at least 60 s from now"`
+	Metadata      json.RawMessage `json:"metadata,omitempty" jsonschema:"JSON metadata (at most 1024 bytes)"`
+}
+
+type bulkPutIn struct {
+	Namespace string        `json:"namespace" jsonschema:"KV namespace: its 32-hex-digit id, or its title"`
+	Entries   []bulkEntryIn `json:"entries" jsonschema:"the values to write (at most 10,000 and 100 MB in all)" schema:"minItems=1,maxItems=10000"`
+}
+
+type bulkPutOut struct {
+	Written int      `json:"written"`
+	Failed  []string `json:"failed" jsonschema:"keys that were not written"`
+}
+
+func (k kvTools) bulkPut(ctx context.Context, in bulkPutIn) (bulkPutOut, error) {
+	ns, err := k.Store.Namespace(ctx, in.Namespace)
+	if err != nil {
+		return bulkPutOut{}, err
+	}
+	entries := make([]storage.KVEntry, len(in.Entries))
+	for i, e := range in.Entries {
+		value := []byte(e.Value)
+		if e.Base64 {
+			if value, err = decodeBase64(fmt.Sprintf("entries[%d].value", i), e.Value); err != nil {
+				return bulkPutOut{}, err
+			}
+		}
+		entries[i] = storage.KVEntry{Key: e.Key, Value: value, Metadata: e.Metadata,
+			Expiry: storage.Expiry{Expiration: e.Expiration, TTL: e.ExpirationTTL}}
+	}
+	res, err := k.Store.KV().BulkPut(ctx, ns.ID, entries)
+	if err != nil {
+		return bulkPutOut{}, err
+	}
+	return bulkPutOut{Written: res.Written, Failed: nonNil(res.Failed)}, nil
+}
+
+type bulkGetIn struct {
+	Namespace string   `json:"namespace" jsonschema:"KV namespace: its 32-hex-digit id, or its title"`
+	Keys      []string `json:"keys" jsonschema:"keys to read (at most 100)" schema:"minItems=1,maxItems=100"`
+}
+
+type bulkValueOut struct {
+	Key        string          `json:"key"`
+	Found      bool            `json:"found"`
+	Value      json.RawMessage `json:"value,omitempty" jsonschema:"the value as a string: text when UTF-8, else base64 (see encoding)"`
+	Encoding   string          `json:"encoding,omitempty" jsonschema:"text or base64"`
+	Metadata   json.RawMessage `json:"metadata,omitempty"`
+	Expiration int64           `json:"expiration,omitempty"`
+}
+
+type bulkGetOut struct {
+	Values []bulkValueOut `json:"values" jsonschema:"one entry per requested key, in order"`
+}
+
+func (k kvTools) bulkGet(ctx context.Context, in bulkGetIn) (bulkGetOut, error) {
+	ns, err := k.Store.Namespace(ctx, in.Namespace)
+	if err != nil {
+		return bulkGetOut{}, err
+	}
+	items, err := k.Store.KV().BulkGet(ctx, ns.ID, in.Keys)
+	if err != nil {
+		return bulkGetOut{}, err
+	}
+	out := bulkGetOut{Values: make([]bulkValueOut, 0, len(items))}
+	var total int64
+	for _, it := range items {
+		v := bulkValueOut{Key: it.Key, Found: it.Found, Metadata: it.Metadata, Expiration: it.Expiration}
+		if it.Found {
+			total += int64(len(it.Value))
+			if total > k.MaxInlineBytes {
+				return bulkGetOut{}, storage.Errorf(storage.CodeTooLarge,
+					"keys: the values add up to more than the inline limit of %d bytes (--max-inline-bytes); ask for fewer keys or use kv_get with save_to", k.MaxInlineBytes)
+			}
+			if v.Encoding, v.Value, err = encode(it.Value, encAuto); err != nil {
+				return bulkGetOut{}, err
+			}
+		}
+		out.Values = append(out.Values, v)
+	}
+	return out, nil
+}
+
+type bulkDeleteIn struct {
+	Namespace string   `json:"namespace" jsonschema:"KV namespace: its 32-hex-digit id, or its title"`
+	Keys      []string `json:"keys" jsonschema:"keys to delete (at most 10,000)" schema:"minItems=1,maxItems=10000"`
+}
+
+type bulkDeleteOut struct {
+	Deleted int `json:"deleted" jsonschema:"keys deleted (absent keys count as deleted)"`
+}
+
+func (k kvTools) bulkDelete(ctx context.Context, in bulkDeleteIn) (bulkDeleteOut, error) {
+	ns, err := k.Store.Namespace(ctx, in.Namespace)
+	if err != nil {
+		return bulkDeleteOut{}, err
+	}
+	n, err := k.Store.KV().BulkDelete(ctx, ns.ID, in.Keys)
+	return bulkDeleteOut{Deleted: n}, err
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+var (
+	readHints    = Hints{ReadOnly: Yes, Destructive: No, Idempotent: Yes, OpenWorld: No}
+	createHints  = Hints{ReadOnly: No, Destructive: No, Idempotent: No, OpenWorld: No}
+	updateHints  = Hints{ReadOnly: No, Destructive: No, Idempotent: Yes, OpenWorld: No}
+	replaceHints = Hints{ReadOnly: No, Destructive: Yes, Idempotent: Yes, OpenWorld: No}
+)
+
+func (k kvTools) declare() ([]Tool, []error) {
+	g := newGroup(ToolsetKV, k.Deps)
+	add(g, Spec[listNamespacesIn, listNamespacesOut]{
+		Name: "list_kv_namespaces", Title: "List KV namespaces", Hints: readHints, Handle: k.listNamespaces,
+		Description: "List the Workers KV namespaces of the account: id and title of each, one page at a time (pass the returned cursor for the next page). Use a namespace's id or title as the namespace argument of the kv_* tools.",
+	})
+	add(g, Spec[createNamespaceIn, createNamespaceOut]{
+		Name: "create_kv_namespace", Title: "Create a KV namespace", Hints: createHints, Handle: k.createNamespace,
+		Description: "Create a Workers KV namespace with a unique title. Returns its id and the [[kv_namespaces]] wrangler.toml block that binds it to a Worker. Fails with already_exists if the title is taken.",
+	})
+	add(g, Spec[renameNamespaceIn, namespaceOut]{
+		Name: "rename_kv_namespace", Title: "Rename a KV namespace", Hints: updateHints, Handle: k.renameNamespace,
+		Description: "Change the title of a KV namespace. Its id, keys and Worker bindings are unchanged.",
+	})
+	add(g, Spec[deleteNamespaceIn, deleteNamespaceOut]{
+		Name: "delete_kv_namespace", Title: "Delete a KV namespace", Hints: replaceHints, Handle: k.deleteNamespace,
+		Description: "Delete a KV namespace and every key in it, permanently. confirm must equal the namespace's title; ask the user before calling.",
+	})
+	add(g, Spec[kvGetIn, kvGetOut]{
+		Name: "kv_get", Title: "Read a KV value", Hints: readHints, Handle: k.get,
+		Description: "Read the value of a key with its metadata and expiration. A missing or expired key gives found:false, not an error. Text comes back as text, binary as base64 (or choose encoding); values over the inline limit (default 1 MiB) need save_to, which streams the value to a file.",
+	})
+	add(g, Spec[kvPutIn, kvPutOut]{
+		Name: "kv_put", Title: "Write a KV value", Hints: replaceHints, Handle: k.put,
+		Description: "Write a value under a key, replacing any previous value. Give exactly one of value (text), value_base64 (binary) or file_path (streamed from a file). Optional: expiration_ttl (seconds, >= 60) or expiration (Unix seconds), and metadata (JSON, <= 1024 bytes). Values are at most 25 MiB; keys 1..512 bytes. KV is eventually consistent: other locations may see the old value for up to 60 s.",
+	})
+	add(g, Spec[kvKeyIn, kvDeleteOut]{
+		Name: "kv_delete", Title: "Delete a KV key", Hints: replaceHints, Handle: k.delete,
+		Description: "Delete a key and its value. Deleting a key that does not exist succeeds.",
+	})
+	add(g, Spec[kvListIn, kvListOut]{
+		Name: "kv_list", Title: "List KV keys", Hints: readHints, Handle: k.list,
+		Description: "List keys in byte order with their expiration and metadata, optionally only those starting with prefix. Returns at most limit keys (10..1000, default 100) and a cursor while more remain; pass it back for the next page. Values are not included: use kv_get or kv_bulk_get.",
+	})
+	add(g, Spec[bulkPutIn, bulkPutOut]{
+		Name: "kv_bulk_put", Title: "Write many KV values", Hints: replaceHints, Handle: k.bulkPut,
+		Description: "Write up to 10,000 key/value pairs (100 MB in all) in one call, each with optional expiration_ttl, expiration and metadata; set base64 true for binary values. Reports how many were written and which keys failed.",
+	})
+	add(g, Spec[bulkGetIn, bulkGetOut]{
+		Name: "kv_bulk_get", Title: "Read many KV values", Hints: readHints, Handle: k.bulkGet,
+		Description: "Read up to 100 keys in one call. Returns one entry per key, in order, with found:false for missing keys; values as text when UTF-8, else base64.",
+	})
+	add(g, Spec[bulkDeleteIn, bulkDeleteOut]{
+		Name: "kv_bulk_delete", Title: "Delete many KV keys", Hints: replaceHints, Handle: k.bulkDelete,
+		Description: "Delete up to 10,000 keys in one call. Absent keys count as deleted.",
+	})
+	return g.done()
+}

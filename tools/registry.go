@@ -1,0 +1,134 @@
+// Package tools declares the MCP tools: one file per area (kv.go, r2.go,
+// account.go), each a list of typed handlers with the declarations a model
+// reads. Tools know only internal/storage, never a backend.
+package tools
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/mark3labs/mcp-go/server"
+
+	"github.com/mcp-cfstorage/mcp-cfstorage/internal/fsroot"
+	"github.com/mcp-cfstorage/mcp-cfstorage/internal/storage"
+)
+
+// The toolsets, as named by --toolsets.
+const (
+	ToolsetKV      = "kv"
+	ToolsetR2      = "r2"
+	ToolsetAccount = "account"
+)
+
+// Toolsets lists every toolset in the order tools are registered.
+var Toolsets = []string{ToolsetKV, ToolsetR2, ToolsetAccount}
+
+// DefaultMaxInlineBytes caps values and objects returned inline.
+const DefaultMaxInlineBytes = 1 << 20
+
+// Deps is what tools are built from.
+type Deps struct {
+	Store *storage.Store
+	// Roots returns the directories file_path and save_to may use. It is a
+	// function because client-announced roots change during a session.
+	Roots func(ctx context.Context) fsroot.Roots
+	// MaxInlineBytes caps inline values and objects; larger ones need save_to.
+	MaxInlineBytes int64
+	// Toolsets and ReadOnly are reported by whoami.
+	Toolsets []string
+	Log      *slog.Logger
+	Now      func() time.Time
+}
+
+// Selection chooses which tools a server offers.
+type Selection struct {
+	Toolsets []string // empty = all
+	ReadOnly bool     // only tools whose readOnlyHint is true
+}
+
+// Validate reports unknown toolset names.
+func (s Selection) Validate() error {
+	for _, t := range s.Toolsets {
+		if !slices.Contains(Toolsets, t) {
+			return fmt.Errorf("unknown toolset %q (known: %s)", t, strings.Join(Toolsets, ", "))
+		}
+	}
+	return nil
+}
+
+// All declares every tool.
+func All(d Deps) ([]Tool, error) {
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	if d.MaxInlineBytes <= 0 {
+		d.MaxInlineBytes = DefaultMaxInlineBytes
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Roots == nil {
+		d.Roots = func(context.Context) fsroot.Roots { return fsroot.Roots{} }
+	}
+	var all []Tool
+	var errs []error
+	for _, group := range []func() ([]Tool, []error){kvTools{d}.declare, r2Tools{d}.declare, accountTools{d}.declare} {
+		ts, es := group()
+		all = append(all, ts...)
+		errs = append(errs, es...)
+	}
+	return all, errors.Join(errs...)
+}
+
+// Select keeps the tools of sel, deriving read-only mode from annotations.
+func Select(all []Tool, sel Selection) []Tool {
+	return slices.DeleteFunc(slices.Clone(all), func(t Tool) bool {
+		if len(sel.Toolsets) > 0 && !slices.Contains(sel.Toolsets, t.Toolset) {
+			return true
+		}
+		return sel.ReadOnly && !t.ReadOnly()
+	})
+}
+
+// Register declares the selected tools and adds them to s.
+func Register(s *server.MCPServer, d Deps, sel Selection) error {
+	if err := sel.Validate(); err != nil {
+		return err
+	}
+	all, err := All(d)
+	if err != nil {
+		return err
+	}
+	for _, t := range Select(all, sel) {
+		s.AddTool(t.Def, t.Handler)
+	}
+	return nil
+}
+
+// group collects the tools of one toolset, keeping declaration errors.
+type group struct {
+	toolset string
+	log     *slog.Logger
+	tools   []Tool
+	errs    []error
+}
+
+func newGroup(toolset string, d Deps) *group {
+	return &group{toolset: toolset, log: d.Log}
+}
+
+func add[In, Out any](g *group, s Spec[In, Out]) {
+	t, err := define(g.toolset, s, g.log)
+	if err != nil {
+		g.errs = append(g.errs, err)
+		return
+	}
+	g.tools = append(g.tools, t)
+}
+
+func (g *group) done() ([]Tool, []error) { return g.tools, g.errs }

@@ -1,0 +1,148 @@
+package tools
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"strconv"
+	"strings"
+
+	"github.com/google/jsonschema-go/jsonschema"
+	validator "github.com/santhosh-tekuri/jsonschema/v6"
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
+)
+
+// schemaOf derives the JSON schema of T from its fields: `json` names which
+// properties exist and which are optional (omitempty), `jsonschema` gives the
+// description a model reads, and `schema` adds bounds, as in
+// `schema:"minimum=10,maximum=1000,default=100,enum=GET|PUT"`.
+func schemaOf[T any]() (*jsonschema.Schema, error) {
+	s, err := jsonschema.For[T](&jsonschema.ForOptions{
+		TypeSchemas: map[reflect.Type]*jsonschema.Schema{
+			// Metadata is any JSON value, not the byte array RawMessage is.
+			reflect.TypeFor[json.RawMessage](): {Description: "any JSON value"},
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := refine(reflect.TypeFor[T](), s); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// refine applies the `schema` tags of t's fields to the properties of s,
+// descending into nested structs, slices and pointers.
+func refine(t reflect.Type, s *jsonschema.Schema) error {
+	for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice {
+		t = t.Elem()
+		if s.Items != nil {
+			s = s.Items
+		}
+	}
+	if t.Kind() != reflect.Struct || s == nil {
+		return nil
+	}
+	for _, f := range reflect.VisibleFields(t) {
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		prop := s.Properties[name]
+		if !f.IsExported() || name == "-" || prop == nil {
+			continue
+		}
+		if err := refine(f.Type, prop); err != nil {
+			return err
+		}
+		tag := f.Tag.Get("schema")
+		if tag == "" {
+			continue
+		}
+		for opt := range strings.SplitSeq(tag, ",") {
+			if err := applyOption(prop, opt); err != nil {
+				return fmt.Errorf("%s.%s: schema tag %q: %w", t.Name(), f.Name, opt, err)
+			}
+		}
+	}
+	return nil
+}
+
+func applyOption(s *jsonschema.Schema, opt string) error {
+	key, val, ok := strings.Cut(opt, "=")
+	if !ok {
+		return fmt.Errorf("want key=value")
+	}
+	num := func() (*float64, error) {
+		f, err := strconv.ParseFloat(val, 64)
+		return &f, err
+	}
+	count := func() (*int, error) {
+		n, err := strconv.Atoi(val)
+		return &n, err
+	}
+	var err error
+	switch key {
+	case "minimum":
+		s.Minimum, err = num()
+	case "maximum":
+		s.Maximum, err = num()
+	case "minItems":
+		s.MinItems, err = count()
+	case "maxItems":
+		s.MaxItems, err = count()
+	case "minLength":
+		s.MinLength, err = count()
+	case "maxLength":
+		s.MaxLength, err = count()
+	case "default":
+		if !json.Valid([]byte(val)) {
+			val = strconv.Quote(val)
+		}
+		s.Default = json.RawMessage(val)
+	case "enum":
+		for v := range strings.SplitSeq(val, "|") {
+			s.Enum = append(s.Enum, v)
+		}
+	default:
+		return fmt.Errorf("unknown option %q", key)
+	}
+	return err
+}
+
+// compile prepares a schema for validating arguments.
+func compile(name string, s *jsonschema.Schema) (*validator.Schema, error) {
+	raw, err := json.Marshal(s)
+	if err != nil {
+		return nil, err
+	}
+	doc, err := validator.UnmarshalJSON(bytes.NewReader(raw))
+	if err != nil {
+		return nil, err
+	}
+	url := "mem:///tools/" + name + ".json"
+	c := validator.NewCompiler()
+	if err := c.AddResource(url, doc); err != nil {
+		return nil, err
+	}
+	return c.Compile(url)
+}
+
+// describeViolation turns a schema violation into one line a model can act
+// on, naming the argument: "limit: minimum: got 5, want 10".
+func describeViolation(err error) string {
+	ve, ok := err.(*validator.ValidationError)
+	if !ok {
+		return err.Error()
+	}
+	for len(ve.Causes) > 0 {
+		ve = ve.Causes[0]
+	}
+	msg := ve.ErrorKind.LocalizedString(english)
+	if len(ve.InstanceLocation) == 0 {
+		return msg
+	}
+	return strings.Join(ve.InstanceLocation, ".") + ": " + msg
+}
+
+var english = message.NewPrinter(language.English)

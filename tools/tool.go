@@ -1,0 +1,243 @@
+package tools
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/google/jsonschema-go/jsonschema"
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+	validator "github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/mcp-cfstorage/mcp-cfstorage/internal/storage"
+)
+
+// Hint is an annotation value that must be chosen: mcp-go's defaults
+// (destructive, not read-only) are wrong for most tools, so an unset hint is
+// a declaration error rather than a silent default.
+type Hint uint8
+
+const (
+	unset Hint = iota
+	Yes
+	No
+)
+
+func (h Hint) ptr() *bool {
+	if h == unset {
+		return nil
+	}
+	v := h == Yes
+	return &v
+}
+
+// Hints are the four MCP tool annotations.
+type Hints struct {
+	ReadOnly    Hint
+	Destructive Hint
+	Idempotent  Hint
+	OpenWorld   Hint
+}
+
+// Spec declares one tool: a typed handler plus what a model reads about it.
+// Input and output schemas are derived from In and Out.
+type Spec[In, Out any] struct {
+	Name        string
+	Title       string
+	Description string
+	Hints       Hints
+	Handle      func(ctx context.Context, in In) (Out, error)
+}
+
+// Tool is a declared tool, ready to be registered.
+type Tool struct {
+	Toolset string
+	Def     mcp.Tool
+	Handler server.ToolHandlerFunc
+}
+
+// ReadOnly reports whether the tool changes nothing; --read-only keeps only
+// these.
+func (t Tool) ReadOnly() bool {
+	ro := t.Def.Annotations.ReadOnlyHint
+	return ro != nil && *ro
+}
+
+// Contenter is implemented by results that render themselves as MCP content
+// (a value as text, an image block) instead of the default JSON text.
+type Contenter interface {
+	MCPContent() []mcp.Content
+}
+
+// define turns a Spec into a Tool. Errors are declaration mistakes.
+func define[In, Out any](toolset string, s Spec[In, Out], log *slog.Logger) (Tool, error) {
+	if s.Name == "" || s.Description == "" || s.Handle == nil {
+		return Tool{}, fmt.Errorf("tool %q: name, description and handler are required", s.Name)
+	}
+	h := s.Hints
+	if h.ReadOnly == unset || h.Destructive == unset || h.Idempotent == unset || h.OpenWorld == unset {
+		return Tool{}, fmt.Errorf("tool %q: all four annotation hints must be set", s.Name)
+	}
+	in, err := schemaOf[In]()
+	if err != nil {
+		return Tool{}, fmt.Errorf("tool %q: input schema: %w", s.Name, err)
+	}
+	out, err := schemaOf[Out]()
+	if err != nil {
+		return Tool{}, fmt.Errorf("tool %q: output schema: %w", s.Name, err)
+	}
+	rawIn, err := json.Marshal(in)
+	if err != nil {
+		return Tool{}, err
+	}
+	rawOut, err := json.Marshal(out)
+	if err != nil {
+		return Tool{}, err
+	}
+	def := mcp.NewTool(s.Name,
+		mcp.WithDescription(s.Description),
+		mcp.WithRawInputSchema(rawIn),
+		mcp.WithRawOutputSchema(rawOut),
+		mcp.WithToolAnnotation(mcp.ToolAnnotation{
+			Title:           s.Title,
+			ReadOnlyHint:    h.ReadOnly.ptr(),
+			DestructiveHint: h.Destructive.ptr(),
+			IdempotentHint:  h.Idempotent.ptr(),
+			OpenWorldHint:   h.OpenWorld.ptr(),
+		}),
+	)
+	c := &call[In, Out]{name: s.Name, schema: in, handle: s.Handle, log: log}
+	return Tool{Toolset: toolset, Def: def, Handler: c.serve}, nil
+}
+
+// call is the run-time side of one tool.
+type call[In, Out any] struct {
+	name   string
+	schema *jsonschema.Schema
+	handle func(context.Context, In) (Out, error)
+	log    *slog.Logger
+
+	// The validator is compiled on first use: start-up stays cheap.
+	once     sync.Once
+	compiled *validator.Schema
+	err      error
+}
+
+func (c *call[In, Out]) serve(ctx context.Context, req mcp.CallToolRequest) (res *mcp.CallToolResult, _ error) {
+	start := time.Now()
+	defer func() {
+		if p := recover(); p != nil {
+			c.log.Error("tool panicked", "tool", c.name, "panic", p, "stack", string(debug.Stack()))
+			res = errorResult(storage.Errorf(storage.CodeInternal, "%s failed unexpectedly; the server logged the details", c.name))
+		}
+		c.log.Debug("tool call", "tool", c.name, "error", res.IsError, "duration", time.Since(start))
+	}()
+
+	in, err := c.bind(req)
+	if err != nil {
+		return errorResult(err), nil
+	}
+	ctx = withProgress(ctx, req)
+	out, err := c.handle(ctx, in)
+	if err != nil {
+		if storage.CodeOf(err) == storage.CodeInternal {
+			c.log.Error("tool failed", "tool", c.name, "error", err)
+		}
+		return errorResult(err), nil
+	}
+	return successResult(out)
+}
+
+// bind checks the arguments against the input schema and decodes them.
+func (c *call[In, Out]) bind(req mcp.CallToolRequest) (In, error) {
+	var in In
+	c.once.Do(func() { c.compiled, c.err = compile(c.name, c.schema) })
+	if c.err != nil {
+		return in, fmt.Errorf("tool %s: compile input schema: %w", c.name, c.err)
+	}
+	raw, err := json.Marshal(req.GetRawArguments())
+	if err != nil {
+		return in, storage.Errorf(storage.CodeInvalidArgument, "arguments: not JSON: %v", err)
+	}
+	if bytes.Equal(raw, []byte("null")) {
+		raw = []byte("{}")
+	}
+	doc, err := validator.UnmarshalJSON(bytes.NewReader(raw))
+	if err != nil {
+		return in, storage.Errorf(storage.CodeInvalidArgument, "arguments: not JSON: %v", err)
+	}
+	if err := c.compiled.Validate(doc); err != nil {
+		return in, storage.Errorf(storage.CodeInvalidArgument, "%s", describeViolation(err))
+	}
+	if err := json.Unmarshal(raw, &in); err != nil {
+		return in, storage.Errorf(storage.CodeInvalidArgument, "arguments: %v", err)
+	}
+	return in, nil
+}
+
+// errorResult is the one place errors become tool results: "<code>: <what>".
+func errorResult(err error) *mcp.CallToolResult {
+	return mcp.NewToolResultError(storage.Describe(err))
+}
+
+func successResult(out any) (*mcp.CallToolResult, error) {
+	res := &mcp.CallToolResult{StructuredContent: out}
+	if c, ok := out.(Contenter); ok {
+		res.Content = c.MCPContent()
+		return res, nil
+	}
+	text, err := json.Marshal(out)
+	if err != nil {
+		return errorResult(fmt.Errorf("encode result: %w", err)), nil
+	}
+	res.Content = []mcp.Content{mcp.NewTextContent(string(text))}
+	return res, nil
+}
+
+type progressKey struct{}
+
+type progress struct {
+	srv   *server.MCPServer
+	token mcp.ProgressToken
+}
+
+// withProgress remembers the request's progress token, if the client sent
+// one, so that long operations can report how far they got.
+func withProgress(ctx context.Context, req mcp.CallToolRequest) context.Context {
+	if req.Params.Meta == nil || req.Params.Meta.ProgressToken == nil {
+		return ctx
+	}
+	srv := server.ServerFromContext(ctx)
+	if srv == nil {
+		return ctx
+	}
+	return context.WithValue(ctx, progressKey{}, progress{srv, req.Params.Meta.ProgressToken})
+}
+
+// reportProgress sends notifications/progress when the client asked for it.
+// It returns nil when it did not: callers pass the result on unconditionally.
+func reportProgress(ctx context.Context, total int64, message string) func(done int64) {
+	p, ok := ctx.Value(progressKey{}).(progress)
+	if !ok {
+		return nil
+	}
+	return func(done int64) {
+		params := map[string]any{"progressToken": p.token, "progress": done, "message": message}
+		if total > 0 {
+			params["total"] = total
+		}
+		// A client that went away must not fail the operation.
+		_ = p.srv.SendNotificationToClient(ctx, "notifications/progress", params)
+	}
+}
+
+// errMissing builds the error for a missing argument choice.
+func errMissing(format string, args ...any) error {
+	return storage.Errorf(storage.CodeInvalidArgument, format, args...)
+}
