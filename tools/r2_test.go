@@ -4,13 +4,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"fmt"
 	"image"
 	"image/color"
 	"image/png"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
 )
@@ -140,11 +143,18 @@ func TestR2UploadReportsProgress(t *testing.T) {
 	if err := os.WriteFile(src, bytes.Repeat([]byte("x"), 3<<20), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	var mu sync.Mutex
 	var progress []float64
 	h.Client.OnNotification(func(n mcp.JSONRPCNotification) {
-		if n.Method == "notifications/progress" {
-			progress = append(progress, n.Params.AdditionalFields["progress"].(float64))
+		if n.Method != "notifications/progress" {
+			return
 		}
+		// In process, numbers arrive as Go values rather than decoded JSON.
+		var p float64
+		fmt.Sscan(fmt.Sprint(n.Params.AdditionalFields["progress"]), &p)
+		mu.Lock()
+		progress = append(progress, p)
+		mu.Unlock()
 	})
 	req := mcp.CallToolRequest{}
 	req.Params.Name = "r2_upload"
@@ -154,6 +164,18 @@ func TestR2UploadReportsProgress(t *testing.T) {
 	if err != nil || res.IsError {
 		t.Fatalf("upload: %v %v", err, res)
 	}
+	// Notifications travel apart from the result: give the last one a
+	// moment to arrive (this waits, it does not time anything).
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		mu.Lock()
+		n := len(progress)
+		mu.Unlock()
+		if n > 0 && progress[n-1] == float64(3<<20) {
+			break
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
 	if len(progress) == 0 || progress[len(progress)-1] != float64(3<<20) {
 		t.Fatalf("progress notifications = %v, want them to end at %d", progress, 3<<20)
 	}

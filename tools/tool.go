@@ -112,6 +112,7 @@ func define[In, Out any](toolset string, s Spec[In, Out], log *slog.Logger) (Too
 			OpenWorldHint:   h.OpenWorld.ptr(),
 		}),
 	)
+	def.InputSchema = mcp.ToolInputSchema{} // NewTool's default would clash with the raw schema
 	c := &call[In, Out]{name: s.Name, schema: in, handle: s.Handle, log: log}
 	return Tool{Toolset: toolset, Def: def, Handler: c.serve}, nil
 }

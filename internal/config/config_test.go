@@ -1,0 +1,126 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func env(m map[string]string) Getenv { return func(k string) string { return m[k] } }
+
+func TestLoadPrecedence(t *testing.T) {
+	e := env(map[string]string{
+		"CFSTORAGE_BACKEND":          "local",
+		"CFSTORAGE_DATA_DIR":         "/from/env",
+		"CFSTORAGE_FILES_ROOT":       "/a" + string(filepath.ListSeparator) + "/b",
+		"CFSTORAGE_MAX_INLINE_BYTES": "2048",
+		"CFSTORAGE_TOOLSETS":         "kv, r2",
+		"CFSTORAGE_READ_ONLY":        "true",
+		"CLOUDFLARE_API_TOKEN":       "tok-secret",
+	})
+	c, err := Load([]string{"--data-dir", "/from/flag", "--files-root", "/c", "--log-level", "debug"}, e, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.DataDir != "/from/flag" {
+		t.Errorf("flag should win over env: data dir %q", c.DataDir)
+	}
+	if !slices.Equal(c.FilesRoots, []string{"/c"}) {
+		t.Errorf("--files-root should replace the env list: %v", c.FilesRoots)
+	}
+	if c.Backend != BackendLocal || c.MaxInlineBytes != 2048 || !c.ReadOnly || c.LogLevel != slog.LevelDebug {
+		t.Errorf("env not applied: %+v", c)
+	}
+	if !slices.Equal(c.Toolsets, []string{"kv", "r2"}) {
+		t.Errorf("toolsets %v", c.Toolsets)
+	}
+	if c.APIToken.Reveal() != "tok-secret" {
+		t.Error("token not read")
+	}
+	c2, err := Load(nil, e, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(c2.FilesRoots, []string{"/a", "/b"}) {
+		t.Errorf("env files roots %v", c2.FilesRoots)
+	}
+}
+
+func TestSecretsNeverPrint(t *testing.T) {
+	c, err := Load(nil, env(map[string]string{"CLOUDFLARE_API_TOKEN": "tok-secret"}), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	slog.New(slog.NewJSONHandler(&logs, nil)).Info("config", "config", c, "token", c.APIToken)
+	slog.New(slog.NewTextHandler(&logs, nil)).Info("config", "config", c, "token", c.APIToken)
+	for _, s := range []string{fmt.Sprintf("%v %+v %#v %s", c, c, c, c.APIToken), logs.String()} {
+		if strings.Contains(s, "tok-secret") {
+			t.Fatalf("secret printed: %s", s)
+		}
+	}
+}
+
+func TestBackendAuto(t *testing.T) {
+	for _, tc := range []struct {
+		backend, token, want string
+	}{
+		{BackendAuto, "", BackendLocal},
+		{BackendAuto, "t", BackendCloudflare},
+		{BackendLocal, "t", BackendLocal},
+		{BackendCloudflare, "", BackendCloudflare},
+	} {
+		c := Config{Backend: tc.backend, APIToken: Secret(tc.token)}
+		if got, reason := c.ResolvedBackend(); got != tc.want || reason == "" {
+			t.Errorf("%s with token %q: %s (%q), want %s", tc.backend, tc.token, got, reason, tc.want)
+		}
+	}
+}
+
+func TestBadValues(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{[]string{"--backend", "s3"}, nil, "auto, local or cloudflare"},
+		{[]string{"--max-inline-bytes", "-1"}, nil, "positive"},
+		{[]string{"--log-level", "loud"}, nil, "log-level"},
+		{[]string{"--nope"}, nil, "nope"},
+		{[]string{"extra"}, nil, "unexpected argument"},
+		{nil, map[string]string{"CFSTORAGE_READ_ONLY": "maybe"}, "CFSTORAGE_READ_ONLY"},
+	} {
+		_, err := Load(tc.args, env(tc.env), &bytes.Buffer{})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Load(%v, %v) = %v, want error containing %q", tc.args, tc.env, err, tc.want)
+		}
+	}
+}
+
+func TestHelpListsEveryFlagWithItsEnv(t *testing.T) {
+	var out bytes.Buffer
+	_, err := Load([]string{"--help"}, env(nil), &out)
+	if !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("--help: %v", err)
+	}
+	for name, envName := range Flags() {
+		if !strings.Contains(out.String(), "--"+name) || !strings.Contains(out.String(), envName) {
+			t.Errorf("--help lacks --%s / %s", name, envName)
+		}
+	}
+}
+
+func TestDefaultDataDir(t *testing.T) {
+	if got := defaultDataDir(env(map[string]string{"XDG_DATA_HOME": "/x"})); got != "/x/mcp-cfstorage" {
+		t.Errorf("with XDG_DATA_HOME: %s", got)
+	}
+	if got := defaultDataDir(env(map[string]string{"HOME": "/home/u"})); got != "/home/u/.local/share/mcp-cfstorage" {
+		t.Errorf("with HOME: %s", got)
+	}
+}
