@@ -168,9 +168,9 @@ func TestR2UploadReportsProgress(t *testing.T) {
 	// moment to arrive (this waits, it does not time anything).
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		mu.Lock()
-		n := len(progress)
+		done := len(progress) > 0 && progress[len(progress)-1] == float64(3<<20)
 		mu.Unlock()
-		if n > 0 && progress[n-1] == float64(3<<20) {
+		if done {
 			break
 		}
 	}
