@@ -1,0 +1,89 @@
+package cfstorage_test
+
+import (
+	"encoding/json"
+	"flag"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/mcp-cfstorage/mcp-cfstorage/internal/config"
+	"github.com/mcp-cfstorage/mcp-cfstorage/tools"
+)
+
+var updateReadme = flag.Bool("update", false, "rewrite the generated parts of README.md")
+
+const (
+	tableBegin = "<!-- tools:begin (generated: go test . -run TestReadme -update) -->\n"
+	tableEnd   = "<!-- tools:end -->"
+)
+
+// The README's tool table is what the server registers, and every flag and
+// environment variable is documented.
+func TestReadme(t *testing.T) {
+	raw, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(raw)
+	all, err := tools.All(tools.Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := tools.MarkdownTable(all)
+	start := strings.Index(readme, tableBegin)
+	end := strings.Index(readme, tableEnd)
+	if start < 0 || end < start {
+		t.Fatalf("README.md lacks the %q ... %q markers", tableBegin, tableEnd)
+	}
+	got := readme[start+len(tableBegin) : end]
+	if got != want {
+		if *updateReadme {
+			readme = readme[:start+len(tableBegin)] + want + readme[end:]
+			if err := os.WriteFile("README.md", []byte(readme), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			t.Errorf("README.md tool table is stale; run go test . -run TestReadme -update\nwant:\n%s", want)
+		}
+	}
+	for name, env := range config.Flags() {
+		if !strings.Contains(readme, "--"+name) || !strings.Contains(readme, env) {
+			t.Errorf("README.md does not document --%s / %s", name, env)
+		}
+	}
+}
+
+// mcp.json.example is a valid Claude Desktop entry whose flags exist.
+func TestMCPJSONExample(t *testing.T) {
+	raw, err := os.ReadFile("mcp.json.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		MCPServers map[string]struct {
+			Command string            `json:"command"`
+			Args    []string          `json:"args"`
+			Env     map[string]string `json:"env"`
+		} `json:"mcpServers"`
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatalf("mcp.json.example: %v", err)
+	}
+	if len(doc.MCPServers) == 0 {
+		t.Fatal("mcp.json.example has no mcpServers entry")
+	}
+	flags := config.Flags()
+	for name, s := range doc.MCPServers {
+		if s.Command == "" {
+			t.Errorf("%s: no command", name)
+		}
+		for _, a := range s.Args {
+			if f, ok := strings.CutPrefix(a, "--"); ok {
+				if _, known := flags[f]; !known {
+					t.Errorf("%s: unknown flag %s", name, a)
+				}
+			}
+		}
+	}
+}
