@@ -62,7 +62,14 @@ var (
 // the cause for errors.Is/As without changing the message.
 func Errorf(code Code, format string, args ...any) error {
 	wrapped := fmt.Errorf(format, args...)
-	return &Error{Code: code, Message: wrapped.Error(), Err: errors.Unwrap(wrapped)}
+	var cause error
+	switch w := wrapped.(type) {
+	case interface{ Unwrap() error }:
+		cause = w.Unwrap()
+	case interface{ Unwrap() []error }:
+		cause = wrapped // several %w: keep them all reachable
+	}
+	return &Error{Code: code, Message: wrapped.Error(), Err: cause}
 }
 
 // CodeOf reports the code of err: the code of the first *Error in its chain,

@@ -56,7 +56,8 @@ func (s *Store) Describe(ctx context.Context) (Description, error) {
 }
 
 // Namespace resolves a namespace reference: 32 hex digits are an id, used
-// without a lookup; anything else is a title, looked up (and cached briefly).
+// without a lookup (its Title is filled only when already known); anything
+// else is a title, looked up (and cached briefly).
 func (s *Store) Namespace(ctx context.Context, ref string) (Namespace, error) {
 	return s.kv.resolve(ctx, ref)
 }
@@ -362,8 +363,10 @@ func (g *guardedR2) allowed(name string) bool {
 }
 
 // check validates a bucket name and confirms it is reachable.
-func (g *guardedR2) check(name string) error {
-	if err := ValidateBucketName(name); err != nil {
+func (g *guardedR2) check(name string) error { return g.checkField("bucket", name) }
+
+func (g *guardedR2) checkField(field, name string) error {
+	if err := validateBucketName(field, name); err != nil {
 		return err
 	}
 	if !g.allowed(name) {
@@ -467,11 +470,14 @@ func (g *guardedR2) CopyObject(ctx context.Context, src, dst ObjectRef) (ObjectI
 	if err := g.write(); err != nil {
 		return ObjectInfo{}, err
 	}
-	for _, r := range []ObjectRef{src, dst} {
-		if err := g.check(r.Bucket); err != nil {
+	for _, r := range []struct {
+		ref               ObjectRef
+		bucketArg, keyArg string
+	}{{src, "source_bucket", "source_key"}, {dst, "bucket", "key"}} {
+		if err := g.checkField(r.bucketArg, r.ref.Bucket); err != nil {
 			return ObjectInfo{}, err
 		}
-		if err := ValidateObjectKey(r.Key); err != nil {
+		if err := validateObjectKey(r.keyArg, r.ref.Key); err != nil {
 			return ObjectInfo{}, err
 		}
 	}

@@ -183,15 +183,17 @@ func ValidateNamespaceTitle(title string) error {
 
 // ValidateBucketName checks R2's rule: 3..63 characters of a-z, 0-9 and -,
 // starting and ending with a letter or digit.
-func ValidateBucketName(name string) error {
+func ValidateBucketName(name string) error { return validateBucketName("bucket", name) }
+
+func validateBucketName(field, name string) error {
 	if len(name) < MinBucketName || len(name) > MaxBucketName {
-		return invalid("bucket: %q must be %d to %d characters long", name, MinBucketName, MaxBucketName)
+		return invalid("%s: %q must be %d to %d characters long", field, name, MinBucketName, MaxBucketName)
 	}
 	for i := 0; i < len(name); i++ {
 		c := name[i]
 		alnum := c >= 'a' && c <= 'z' || c >= '0' && c <= '9'
 		if !alnum && (c != '-' || i == 0 || i == len(name)-1) {
-			return invalid("bucket: %q may hold only a-z, 0-9 and '-', and must start and end with a letter or digit", name)
+			return invalid("%s: %q may hold only a-z, 0-9 and '-', and must start and end with a letter or digit", field, name)
 		}
 	}
 	return nil
@@ -199,7 +201,7 @@ func ValidateBucketName(name string) error {
 
 // ValidateBucketSpec checks a bucket to create.
 func ValidateBucketSpec(s BucketSpec) error {
-	if err := ValidateBucketName(s.Name); err != nil {
+	if err := validateBucketName("name", s.Name); err != nil {
 		return err
 	}
 	if err := oneOf("location_hint", s.LocationHint, LocationHints); err != nil {
@@ -212,14 +214,16 @@ func ValidateBucketSpec(s BucketSpec) error {
 }
 
 // ValidateObjectKey checks an R2 key: 1..1024 bytes of UTF-8.
-func ValidateObjectKey(key string) error {
+func ValidateObjectKey(key string) error { return validateObjectKey("key", key) }
+
+func validateObjectKey(field, key string) error {
 	switch {
 	case key == "":
-		return invalid("key: must not be empty")
+		return invalid("%s: must not be empty", field)
 	case len(key) > MaxObjectKeyBytes:
-		return invalid("key: %d bytes is over the R2 limit of %d bytes", len(key), MaxObjectKeyBytes)
+		return invalid("%s: %d bytes is over the R2 limit of %d bytes", field, len(key), MaxObjectKeyBytes)
 	case !utf8.ValidString(key):
-		return invalid("key: must be valid UTF-8")
+		return invalid("%s: must be valid UTF-8", field)
 	}
 	return nil
 }
