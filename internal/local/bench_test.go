@@ -1,0 +1,119 @@
+package local
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"testing"
+
+	"github.com/mcp-cfstorage/mcp-cfstorage/internal/storage"
+)
+
+// Every write is durable (fsync of the WAL, and for objects of the blob and
+// its directory), so the write figures measure this disk's fsync as much as
+// the code.
+
+var (
+	kvSizes = []int{100, 64 << 10}
+	r2Sizes = []int{1 << 20, 64 << 20}
+)
+
+func sizeName(n int) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%dMiB", n>>20)
+	case n >= 1<<10:
+		return fmt.Sprintf("%dKiB", n>>10)
+	}
+	return fmt.Sprintf("%dB", n)
+}
+
+func BenchmarkKVPut(b *testing.B) {
+	for _, size := range kvSizes {
+		b.Run(sizeName(size), func(b *testing.B) {
+			be, _ := newTestBackend(b)
+			ns := mkNamespace(b, be, "bench")
+			value := bytes.Repeat([]byte("v"), size)
+			ctx := context.Background()
+			b.SetBytes(int64(size))
+			for i := 0; b.Loop(); i++ {
+				err := be.KV().Put(ctx, ns, storage.KVPut{Key: fmt.Sprintf("key-%d", i%1000), Body: bytes.NewReader(value), Size: int64(size)})
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkKVGet(b *testing.B) {
+	for _, size := range kvSizes {
+		b.Run(sizeName(size), func(b *testing.B) {
+			be, _ := newTestBackend(b)
+			ns := mkNamespace(b, be, "bench")
+			value := bytes.Repeat([]byte("v"), size)
+			ctx := context.Background()
+			entries := make([]storage.KVEntry, 1000)
+			for i := range entries {
+				entries[i] = storage.KVEntry{Key: fmt.Sprintf("key-%d", i), Value: value}
+			}
+			if _, err := be.KV().BulkPut(ctx, ns, entries); err != nil {
+				b.Fatal(err)
+			}
+			b.SetBytes(int64(size))
+			for i := 0; b.Loop(); i++ {
+				v, err := be.KV().Get(ctx, ns, entries[i%len(entries)].Key)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if n, _ := io.Copy(io.Discard, v.Body); n != int64(size) {
+					b.Fatalf("read %d bytes", n)
+				}
+				v.Body.Close()
+			}
+		})
+	}
+}
+
+func BenchmarkR2Upload(b *testing.B) {
+	for _, size := range r2Sizes {
+		b.Run(sizeName(size), func(b *testing.B) {
+			be, _ := newTestBackend(b)
+			mkBucket(b, be, "bench")
+			data := bytes.Repeat([]byte("0123456789abcdef"), size/16)
+			ctx := context.Background()
+			b.SetBytes(int64(size))
+			for i := 0; b.Loop(); i++ {
+				_, err := be.R2().PutObject(ctx, storage.ObjectPut{Bucket: "bench", Key: fmt.Sprintf("obj-%d", i%4),
+					Body: bytes.NewReader(data), Size: int64(size)})
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkR2Download(b *testing.B) {
+	for _, size := range r2Sizes {
+		b.Run(sizeName(size), func(b *testing.B) {
+			be, _ := newTestBackend(b)
+			mkBucket(b, be, "bench")
+			putObject(b, be, "bench", "obj", bytes.Repeat([]byte("0123456789abcdef"), size/16))
+			ctx := context.Background()
+			buf := make([]byte, 1<<20)
+			b.SetBytes(int64(size))
+			for b.Loop() {
+				obj, err := be.R2().GetObject(ctx, "bench", "obj", nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if n, _ := io.CopyBuffer(io.Discard, obj.Body, buf); n != int64(size) {
+					b.Fatalf("read %d bytes", n)
+				}
+				obj.Body.Close()
+			}
+		})
+	}
+}

@@ -1,0 +1,247 @@
+package local
+
+import (
+	"context"
+	"crypto/md5"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/mcp-cfstorage/mcp-cfstorage/internal/storage"
+)
+
+// A blob is the bytes of one object version in blobs/<id[:2]>/<id>. It is
+// written whole under tmp/, fsynced, renamed into place and its directory
+// fsynced before any row names it, and never written again: an overwrite
+// makes a new blob and the old one is removed once no row names it.
+
+const (
+	// orphanAge is how old an unreferenced blob or temp file must be before
+	// the sweep removes it; a younger one may belong to a write in flight.
+	orphanAge   = time.Hour
+	copyBufSize = 1 << 20
+)
+
+// isBlobID reports whether name is one randomID could return, so the sweep
+// never touches a file it did not make.
+func isBlobID(name string) bool {
+	if len(name) != 32 {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *store) blobPath(id string) string {
+	return filepath.Join(s.blobs, id[:2], id)
+}
+
+// receive streams size bytes of r into a new temp file, hashing them on the
+// way, and returns the file's path and the hex MD5 (the ETag). The file is
+// fsynced. On error nothing is left behind.
+func (s *store) receive(ctx context.Context, r io.Reader, size int64, progress func(int64)) (path, etag string, err error) {
+	if r == nil {
+		return "", "", storage.Errorf(storage.CodeInvalidArgument, "content: is required")
+	}
+	if size < 0 {
+		return "", "", storage.Errorf(storage.CodeInvalidArgument, "content: size %d is negative", size)
+	}
+	f, err := os.CreateTemp(s.tmp, "put-*")
+	if err != nil {
+		return "", "", fsErr(ctx, "creating a temp file", err)
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+
+	h := md5.New()
+	w := &copyWriter{ctx: ctx, f: f, h: h, progress: progress}
+	// One byte more than size, to tell a body that is too long.
+	n, err := io.CopyBuffer(w, io.LimitReader(r, size+1), make([]byte, copyBufSize))
+	switch {
+	case w.err != nil:
+		return "", "", w.err
+	case err != nil:
+		return "", "", fmt.Errorf("local: reading the content: %w", err)
+	case n < size:
+		return "", "", storage.Errorf(storage.CodeInvalidArgument, "content: got %d bytes where its size says %d", n, size)
+	case n > size:
+		return "", "", storage.Errorf(storage.CodeInvalidArgument, "content: holds more bytes than its size of %d", size)
+	}
+	if err := f.Sync(); err != nil {
+		return "", "", fsErr(ctx, "syncing an upload", err)
+	}
+	if err := f.Close(); err != nil {
+		return "", "", fsErr(ctx, "closing an upload", err)
+	}
+	return f.Name(), hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// copyWriter writes to the temp file and the hash, stops once ctx is done
+// and reports progress. It keeps its own error apart from the reader's.
+type copyWriter struct {
+	ctx      context.Context
+	f        *os.File
+	h        io.Writer
+	progress func(int64)
+	sent     int64
+	err      error
+}
+
+func (w *copyWriter) Write(p []byte) (int, error) {
+	if err := w.ctx.Err(); err != nil {
+		w.err = fmt.Errorf("local: upload stopped after %d bytes: %w", w.sent, err)
+		return 0, w.err
+	}
+	n, err := w.f.Write(p)
+	w.h.Write(p[:n])
+	w.sent += int64(n)
+	if err != nil {
+		w.err = fsErr(w.ctx, "writing an upload", err)
+		return n, w.err
+	}
+	if w.progress != nil {
+		w.progress(w.sent)
+	}
+	return n, nil
+}
+
+// install moves the temp file at tmp into blobs/ under a new id and makes
+// the move durable. On error the temp file is gone.
+func (s *store) install(ctx context.Context, tmp string) (string, error) {
+	id := randomID()
+	dir := filepath.Dir(s.blobPath(id))
+	if err := mkdirDurable(dir); err != nil {
+		os.Remove(tmp)
+		return "", fsErr(ctx, "creating a blob directory", err)
+	}
+	if err := os.Rename(tmp, s.blobPath(id)); err != nil {
+		os.Remove(tmp)
+		return "", fsErr(ctx, "storing an upload", err)
+	}
+	if err := syncDir(dir); err != nil {
+		s.removeBlob(id)
+		return "", fsErr(ctx, "storing an upload", err)
+	}
+	return id, nil
+}
+
+// link gives the bytes of blob src a second name, a new blob id: blobs are
+// immutable, so a copied object can share them. It returns an error
+// matching fs.ErrNotExist when src is gone.
+func (s *store) link(src string) (string, error) {
+	// Freshen the inode first: the new name must not look old enough to the
+	// sweep of another process before its row is committed. (Links share
+	// one mtime.)
+	now := time.Now()
+	if err := os.Chtimes(s.blobPath(src), now, now); err != nil {
+		return "", err
+	}
+	id := randomID()
+	dir := filepath.Dir(s.blobPath(id))
+	if err := mkdirDurable(dir); err != nil {
+		return "", err
+	}
+	if err := os.Link(s.blobPath(src), s.blobPath(id)); err != nil {
+		return "", err
+	}
+	if err := syncDir(dir); err != nil {
+		s.removeBlob(id)
+		return "", err
+	}
+	return id, nil
+}
+
+// removeBlob deletes a blob no row names any more. A failure only leaks
+// space until the next sweep, so it is logged, not returned.
+func (s *store) removeBlob(id string) {
+	if err := os.Remove(s.blobPath(id)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		s.log.Warn("local backend: removing an unused blob failed", "blob", id, "err", err)
+	}
+}
+
+// sweep removes what a crash can leave behind: temp files, and blobs that
+// were renamed into place but whose transaction never committed (or whose
+// replacement did and the process died before removing them). Only files
+// older than orphanAge are considered, so writes in flight, in this process
+// or another, are safe.
+func (s *store) sweep(ctx context.Context) error {
+	cutoff := s.now().Add(-orphanAge)
+	old := func(e fs.DirEntry) bool {
+		info, err := e.Info()
+		return err == nil && info.Mode().IsRegular() && info.ModTime().Before(cutoff)
+	}
+	var temps, blobs int
+
+	entries, err := os.ReadDir(s.tmp)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if old(e) && os.Remove(filepath.Join(s.tmp, e.Name())) == nil {
+			temps++
+		}
+	}
+
+	dirs, err := os.ReadDir(s.blobs)
+	if err != nil {
+		return err
+	}
+	for _, d := range dirs {
+		if !d.IsDir() || len(d.Name()) != 2 {
+			continue
+		}
+		files, err := os.ReadDir(filepath.Join(s.blobs, d.Name()))
+		if err != nil {
+			return err
+		}
+		for _, f := range files {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if !isBlobID(f.Name()) || f.Name()[:2] != d.Name() || !old(f) {
+				continue
+			}
+			var one int
+			err := s.q().QueryRowContext(ctx, "SELECT 1 FROM r2_objects WHERE blob_id = ?", f.Name()).Scan(&one)
+			switch {
+			case errors.Is(err, sql.ErrNoRows):
+				if os.Remove(filepath.Join(s.blobs, d.Name(), f.Name())) == nil {
+					blobs++
+				}
+			case err != nil:
+				return err
+			}
+		}
+	}
+	if temps+blobs > 0 {
+		s.log.Info("local backend: removed files left by an interrupted write", "data_dir", s.dir, "temp_files", temps, "blobs", blobs)
+	}
+	return nil
+}
+
+// syncDir makes the entries of dir (a rename, a link, a new file) durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}

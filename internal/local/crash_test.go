@@ -1,0 +1,152 @@
+package local
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/mcp-cfstorage/mcp-cfstorage/internal/storage"
+)
+
+// Environment of a crash child: the data dir, the namespace id, the round.
+const (
+	crashDirEnv   = "LOCAL_TEST_CRASH_DIR"
+	crashNSEnv    = "LOCAL_TEST_CRASH_NS"
+	crashRoundEnv = "LOCAL_TEST_CRASH_ROUND"
+	crashBucket   = "crash"
+	crashRounds   = 5
+)
+
+// TestCrash kills a writing process with SIGKILL at random moments and
+// checks, after each kill, that every write it acknowledged is there with
+// its exact bytes (or a later version of the key), and that no object is
+// torn. At the end, the orphans the kills left are swept.
+func TestCrash(t *testing.T) {
+	if testing.Short() || raceEnabled {
+		t.Skip("kills child processes for seconds; skipped with -short and -race")
+	}
+	dir := t.TempDir()
+	b := New(dir)
+	ns := mkNamespace(t, b, "crash")
+	mkBucket(t, b, crashBucket)
+	check(t, b.Close())
+
+	last := map[ack]uint64{} // {kind, key} -> the last acknowledged version
+	total := 0
+	for round := 1; round <= crashRounds; round++ {
+		cmd, out, done := startChild(t, "TestCrashChild",
+			crashDirEnv+"="+dir, crashNSEnv+"="+ns, crashRoundEnv+"="+strconv.Itoa(round))
+		select {
+		case <-out.first:
+		case <-time.After(20 * time.Second):
+			t.Fatalf("round %d: the child acknowledged nothing; it printed %q", round, out.other)
+		}
+		time.Sleep(time.Duration(50+rand.IntN(700)) * time.Millisecond)
+		check(t, cmd.Process.Kill()) // SIGKILL: no deferred function runs
+		cmd.Wait()
+		<-done // every ack written before the kill has been read
+
+		if len(out.other) > 0 {
+			t.Fatalf("round %d: the child printed %q", round, out.other)
+		}
+		for _, a := range out.acks {
+			k := ack{kind: a.kind, key: a.key}
+			last[k] = max(last[k], a.ver)
+		}
+		total += len(out.acks)
+		verifyCrash(t, dir, ns, last)
+		t.Logf("round %d: %d acknowledged writes verified", round, len(out.acks))
+	}
+	if t.Failed() {
+		return
+	}
+
+	// An hour on, opening the store sweeps what the kills left: every blob
+	// left belongs to a row and no temp file is left.
+	before := len(blobFiles(t, dir)) + len(tmpFiles(t, dir))
+	b = New(dir, WithClock(func() time.Time { return time.Now().Add(2 * time.Hour) }))
+	defer b.Close()
+	st := openedStore(t, b)
+	<-st.sweepDone
+	var rows int
+	check(t, st.db.QueryRow("SELECT count(*) FROM r2_objects").Scan(&rows))
+	if blobs := blobFiles(t, dir); len(blobs) != rows {
+		t.Errorf("after the sweep: %d blob files for %d objects", len(blobs), rows)
+	}
+	if tmp := tmpFiles(t, dir); len(tmp) != 0 {
+		t.Errorf("after the sweep: temp files %q", tmp)
+	}
+	t.Logf("%d acknowledged writes in %d rounds, %d objects, %d files swept", total, crashRounds, rows, before-rows)
+}
+
+func verifyCrash(t *testing.T, dir, ns string, last map[ack]uint64) {
+	t.Helper()
+	b := New(dir)
+	defer b.Close()
+	for k, ver := range last {
+		var got uint64
+		var err error
+		if k.kind == "kv" {
+			got, err = readVersionKV(t, b, ns, k.key)
+		} else {
+			got, err = readVersionR2(t, b, crashBucket, k.key)
+		}
+		if err != nil {
+			t.Errorf("%s %q: acknowledged version %d is lost: %v", k.kind, k.key, ver, err)
+		} else if got < ver {
+			t.Errorf("%s %q: version %d found, but %d was acknowledged", k.kind, k.key, got, ver)
+		}
+	}
+	// Every object, acknowledged or not, is whole.
+	opts := storage.ObjectListOptions{Limit: storage.MaxObjectList}
+	for {
+		page, err := b.R2().ListObjects(context.Background(), crashBucket, opts)
+		check(t, err)
+		for _, o := range page.Objects {
+			if _, err := readVersionR2(t, b, crashBucket, o.Key); err != nil {
+				t.Errorf("listed object %q: %v", o.Key, err)
+			}
+		}
+		if page.Cursor == "" {
+			break
+		}
+		opts.Cursor = page.Cursor
+	}
+}
+
+// TestCrashChild is the process TestCrash kills: writers of KV values and
+// objects, each key owned by one writer so its versions only grow, printing
+// a line for every acknowledged write until it is killed.
+func TestCrashChild(t *testing.T) {
+	dir := os.Getenv(crashDirEnv)
+	if dir == "" {
+		t.Skip("run by TestCrash")
+	}
+	ns := os.Getenv(crashNSEnv)
+	round, _ := strconv.ParseUint(os.Getenv(crashRoundEnv), 10, 32)
+	b := New(dir)
+	ctx := context.Background()
+	var out acker
+
+	writer := func(kind string, w int, put func(key string, ver uint64) error) {
+		rng := rand.New(rand.NewPCG(round, uint64(w)))
+		for seq := uint64(1); ; seq++ {
+			key := fmt.Sprintf("%s/%d/%d", kind, w, rng.IntN(16))
+			ver := round<<32 | seq
+			if err := put(key, ver); err != nil {
+				out.fail("%s %s %d: %v", kind, key, ver, err)
+			}
+			out.ack(kind, key, ver)
+		}
+	}
+	for w := range 3 {
+		go writer("kv", w, func(key string, ver uint64) error { return putVersionKV(ctx, b, ns, key, ver) })
+		go writer("r2", w, func(key string, ver uint64) error { return putVersionR2(ctx, b, crashBucket, key, ver) })
+	}
+	time.Sleep(30 * time.Second) // killed long before
+	out.fail("not killed")
+}

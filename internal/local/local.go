@@ -1,0 +1,325 @@
+// Package local is the embedded backend: Workers KV and R2 with Cloudflare's
+// semantics, kept under one data dir so that the server works with no
+// account and every test can run offline.
+//
+// Layout of the data dir:
+//
+//	store.db             SQLite (WAL): namespaces, KV values, buckets, object rows
+//	blobs/<xx>/<id>      the bytes of one object version, named by a random id
+//	tmp/                 uploads in progress
+//
+// Object bytes never live in a file named after the key (keys may contain
+// "../"), and a blob file is never modified once it is renamed into blobs/:
+// an overwrite writes a new blob and swaps the row in one transaction, so a
+// reader that has opened the old blob keeps reading a whole object.
+//
+// Several processes may share one data dir: SQLite's WAL and busy timeout
+// order their writes, and every write transaction begins IMMEDIATE so that it
+// never has to upgrade a read lock (which SQLite answers with SQLITE_BUSY at
+// once, whatever the timeout).
+package local
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/mcp-cfstorage/mcp-cfstorage/internal/storage"
+)
+
+// Backend is the local backend. Its zero value is not usable; call New.
+type Backend struct {
+	dir string
+	now func() time.Time
+	log *slog.Logger
+
+	kv *kvStore
+	r2 *r2Store
+
+	mu     sync.Mutex
+	st     *store // nil until the first call that needs it
+	closed bool
+}
+
+// Option configures a Backend.
+type Option func(*Backend)
+
+// WithLogger sets where the backend logs what it does on its own (opening
+// the store, sweeping orphans). The default discards it.
+func WithLogger(l *slog.Logger) Option {
+	return func(b *Backend) {
+		if l != nil {
+			b.log = l
+		}
+	}
+}
+
+// WithClock sets the clock used for KV expirations, upload times and the age
+// of orphaned files. Tests use it to expire keys without sleeping.
+func WithClock(now func() time.Time) Option {
+	return func(b *Backend) {
+		if now != nil {
+			b.now = now
+		}
+	}
+}
+
+// New returns a backend that keeps its data under dataDir. It touches no
+// file: the directory and the database are created or opened by the first
+// call that needs them, and an open that fails is tried again by the next
+// call, so a server can start before its data dir is reachable.
+func New(dataDir string, opts ...Option) *Backend {
+	if abs, err := filepath.Abs(dataDir); err == nil && dataDir != "" {
+		// Resolved now so that a later chdir cannot move the store.
+		dataDir = abs
+	}
+	b := &Backend{
+		dir: dataDir,
+		now: time.Now,
+		log: slog.New(slog.DiscardHandler),
+	}
+	for _, o := range opts {
+		o(b)
+	}
+	b.kv, b.r2 = &kvStore{b: b}, &r2Store{b: b}
+	return b
+}
+
+var _ storage.Backend = (*Backend)(nil)
+
+// Name reports "local".
+func (b *Backend) Name() string { return "local" }
+
+// KV returns the Workers KV side of the backend.
+func (b *Backend) KV() storage.KV { return b.kv }
+
+// R2 returns the R2 side of the backend.
+func (b *Backend) R2() storage.R2 { return b.r2 }
+
+// Describe reports the data dir. It does not open the store.
+func (b *Backend) Describe(ctx context.Context) (storage.Description, error) {
+	return storage.Description{Backend: "local", DataDir: b.dir}, nil
+}
+
+// Close stops the background sweep and closes the database, if they were
+// started. Calls made after Close fail with code unavailable.
+func (b *Backend) Close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return nil
+	}
+	b.closed = true
+	if b.st == nil {
+		return nil
+	}
+	err := b.st.close()
+	b.st = nil
+	return err
+}
+
+// open opens the data dir on first use, and returns it. The mutex makes concurrent first
+// calls wait for one open rather than race to create the schema (processes
+// racing for it are ordered by SQLite instead).
+func (b *Backend) open(ctx context.Context) (*store, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	switch {
+	case b.closed:
+		return nil, storage.Errorf(storage.CodeUnavailable, "local backend: closed")
+	case b.st != nil:
+		return b.st, nil
+	case b.dir == "":
+		return nil, storage.Errorf(storage.CodeUnavailable, "local backend: no data dir is configured (--data-dir)")
+	}
+	st, err := openStore(ctx, b.dir, b.now, b.log)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("local backend: opening %s: %w", b.dir, ctx.Err())
+		}
+		return nil, storage.Errorf(storage.CodeUnavailable, "local backend: cannot open the data dir %s: %w", b.dir, err)
+	}
+	b.st = st
+	return st, nil
+}
+
+// store is an opened data dir.
+type store struct {
+	dir   string
+	blobs string // dir/blobs
+	tmp   string // dir/tmp
+	db    *sql.DB
+	now   func() time.Time
+	log   *slog.Logger
+
+	// write admits one write transaction of this process at a time. Writers
+	// wait here, cancellably, instead of polling in SQLite's busy handler,
+	// which sleeps in steps of up to 100 ms. Other processes are still
+	// ordered by the busy timeout.
+	write chan struct{}
+
+	stmtsMu sync.Mutex
+	stmts   map[string]*sql.Stmt // by query; see prepared
+
+	stopSweep context.CancelFunc
+	sweepDone chan struct{}
+}
+
+func (s *store) close() error {
+	s.stopSweep()
+	<-s.sweepDone
+	s.stmtsMu.Lock()
+	for _, st := range s.stmts {
+		st.Close()
+	}
+	s.stmtsMu.Unlock()
+	return s.db.Close()
+}
+
+// randomID returns 32 lowercase hex digits of randomness: the form of a
+// Cloudflare KV namespace id, and the name of a blob.
+func randomID() string {
+	var b [16]byte
+	rand.Read(b[:]) // never fails (crypto/rand panics the program instead)
+	return hex.EncodeToString(b[:])
+}
+
+// errCommit marks a failed COMMIT: whether the transaction reached the disk
+// is not known for certain, so files it refers to must be left for the
+// orphan sweep (which checks the database) rather than removed.
+var errCommit = errors.New("commit outcome unknown")
+
+// update runs fn in one IMMEDIATE write transaction.
+func (s *store) update(ctx context.Context, op string, fn func(tx queries) error) error {
+	select {
+	case s.write <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("local: %s: %w", op, ctx.Err())
+	}
+	defer func() { <-s.write }()
+
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return dbErr(ctx, op, err)
+	}
+	if err := fn(queries{s, tx}); err != nil {
+		_ = tx.Rollback() // the error that matters is fn's
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("%w: %w", errCommit, dbErr(ctx, op, err))
+	}
+	return nil
+}
+
+// view runs fn in one read transaction, so that what it reads is one
+// snapshot (a namespace check and its listing agree, for instance).
+func (s *store) view(ctx context.Context, op string, fn func(tx queries) error) error {
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return dbErr(ctx, op, err)
+	}
+	defer tx.Rollback() //nolint:errcheck // read-only: nothing to lose
+	return fn(queries{s, tx})
+}
+
+// q runs statements outside any transaction.
+func (s *store) q() queries { return queries{s: s} }
+
+// prepared returns the store's prepared statement for query, preparing it
+// on first use. Without it, database/sql prepares every query anew, and
+// SQLite's parsing and planning would be most of the cost of a point read.
+// The set of queries is fixed (listings vary only in which bounds they
+// use), so the cache stays small.
+//
+// Preparing takes a connection from the pool: never call it while holding
+// one (inside a transaction), or with every connection so held, all would
+// wait for one another.
+func (s *store) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
+	if st := s.cached(query); st != nil {
+		return st, nil
+	}
+	st, err := s.db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	s.stmtsMu.Lock()
+	defer s.stmtsMu.Unlock()
+	if other, ok := s.stmts[query]; ok { // prepared meanwhile by another call
+		st.Close()
+		return other, nil
+	}
+	s.stmts[query] = st
+	return st, nil
+}
+
+func (s *store) cached(query string) *sql.Stmt {
+	s.stmtsMu.Lock()
+	defer s.stmtsMu.Unlock()
+	return s.stmts[query]
+}
+
+// queries runs SQL on the store's prepared statements, inside tx when it is
+// set. It has the methods of *sql.DB and *sql.Tx that the package uses.
+type queries struct {
+	s  *store
+	tx *sql.Tx
+}
+
+// querier is what queries, *sql.DB and *sql.Tx share.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// stmt returns a prepared statement for query. In a transaction it is
+// bound to the transaction's connection and closed with it; the caller does
+// not close it.
+func (q queries) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if q.tx == nil {
+		return q.s.prepared(ctx, query)
+	}
+	// The transaction holds a connection, so it must not prepare on the
+	// pool: it reuses a statement prepared outside, or prepares its own.
+	if st := q.s.cached(query); st != nil {
+		return q.tx.StmtContext(ctx, st), nil
+	}
+	return q.tx.PrepareContext(ctx, query)
+}
+
+func (q queries) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	st, err := q.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(ctx, args...)
+}
+
+func (q queries) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	st, err := q.stmt(ctx, query)
+	if err != nil {
+		// A *sql.Row cannot be made with an error; running the query
+		// unprepared makes one that reports the same failure on Scan.
+		if q.tx != nil {
+			return q.tx.QueryRowContext(ctx, query, args...)
+		}
+		return q.s.db.QueryRowContext(ctx, query, args...)
+	}
+	return st.QueryRowContext(ctx, args...)
+}
+
+func (q queries) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	st, err := q.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(ctx, args...)
+}

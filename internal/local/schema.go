@@ -1,0 +1,205 @@
+package local
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver (pure Go, no cgo)
+)
+
+// migrations[i] brings the schema from version i to i+1 (PRAGMA
+// user_version). Append only: a released step is never edited.
+//
+// Keys are BLOBs, never TEXT: a BLOB compares by memcmp, which is the byte
+// order of UTF-8 that Cloudflare lists in, whatever collation a later
+// connection sets, and it keeps a key with a NUL intact. STRICT makes a key
+// bound as TEXT by mistake an error instead of a row that sorts apart.
+var migrations = []string{
+	`
+CREATE TABLE kv_namespaces (
+	id         TEXT    NOT NULL PRIMARY KEY,
+	title      TEXT    NOT NULL UNIQUE,
+	created_ms INTEGER NOT NULL
+) STRICT;
+
+-- value is the last column: SQLite walks a row's overflow pages to reach the
+-- columns stored after a large one.
+CREATE TABLE kv_values (
+	namespace_id TEXT    NOT NULL REFERENCES kv_namespaces(id) ON DELETE CASCADE,
+	key          BLOB    NOT NULL,
+	expiration   INTEGER NOT NULL DEFAULT 0, -- Unix seconds; 0 = never
+	metadata     TEXT,                       -- JSON; NULL = none
+	value        BLOB    NOT NULL,
+	PRIMARY KEY (namespace_id, key)
+) STRICT;
+
+-- Not a partial index (WHERE expiration > 0): a query with expiration > ?
+-- would then be recompiled on every run, as SQLite re-checks whether each
+-- bound value implies the index's condition.
+CREATE INDEX kv_values_expiration ON kv_values(expiration);
+
+CREATE TABLE r2_buckets (
+	name          TEXT    NOT NULL PRIMARY KEY,
+	created_ms    INTEGER NOT NULL,
+	location      TEXT    NOT NULL,
+	storage_class TEXT    NOT NULL,
+	jurisdiction  TEXT    NOT NULL
+) STRICT;
+
+CREATE TABLE r2_objects (
+	bucket              TEXT    NOT NULL REFERENCES r2_buckets(name),
+	key                 BLOB    NOT NULL,
+	size                INTEGER NOT NULL,
+	etag                TEXT    NOT NULL,
+	uploaded_ms         INTEGER NOT NULL,
+	content_type        TEXT    NOT NULL DEFAULT '',
+	content_language    TEXT    NOT NULL DEFAULT '',
+	content_disposition TEXT    NOT NULL DEFAULT '',
+	content_encoding    TEXT    NOT NULL DEFAULT '',
+	cache_control       TEXT    NOT NULL DEFAULT '',
+	custom_metadata     TEXT,                      -- JSON object; NULL = none
+	blob_id             TEXT    NOT NULL UNIQUE,   -- file blobs/<id[:2]>/<id>
+	PRIMARY KEY (bucket, key)
+) STRICT, WITHOUT ROWID;
+`,
+}
+
+const (
+	dbFile   = "store.db"
+	blobsDir = "blobs"
+	tmpDir   = "tmp"
+
+	// busyTimeout is how long a write waits for another process's write
+	// transaction before it fails as unavailable.
+	busyTimeout = 10 * time.Second
+
+	maxConns = 8
+)
+
+// dsn is the modernc.org/sqlite data source for path. Every connection of
+// the pool runs these pragmas when it opens, and every write transaction the
+// pool begins is BEGIN IMMEDIATE.
+func dsn(path string) string {
+	q := url.Values{}
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
+	q.Add("_pragma", "journal_mode(WAL)")
+	// FULL, not WAL's usual NORMAL: NORMAL may lose the last commits on a
+	// power cut, and a write the server acknowledged must survive one.
+	q.Add("_pragma", "synchronous(FULL)")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Set("_txlock", "immediate")
+	// A file: URI with the path escaped, so that a data dir holding '?' or
+	// '#' is not read as query parameters.
+	u := url.URL{Scheme: "file", Path: filepath.ToSlash(path), RawQuery: q.Encode()}
+	if u.Path[0] != '/' {
+		u.Path = "/" + u.Path // a Windows drive letter
+	}
+	return u.String()
+}
+
+// openStore creates what is missing under dir, opens the database, brings
+// its schema up to date and starts the orphan sweep.
+func openStore(ctx context.Context, dir string, now func() time.Time, log *slog.Logger) (*store, error) {
+	s := &store{
+		dir:   dir,
+		blobs: filepath.Join(dir, blobsDir),
+		tmp:   filepath.Join(dir, tmpDir),
+		now:   now,
+		log:   log,
+		write: make(chan struct{}, 1),
+		stmts: map[string]*sql.Stmt{},
+	}
+	for _, d := range []string{s.dir, s.blobs, s.tmp} {
+		if err := mkdirDurable(d); err != nil {
+			return nil, err
+		}
+	}
+	db, err := sql.Open("sqlite", dsn(filepath.Join(dir, dbFile)))
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(maxConns)
+	db.SetMaxIdleConns(maxConns)
+	s.db = db
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+
+	sweepCtx, cancel := context.WithCancel(context.Background())
+	s.stopSweep = cancel
+	s.sweepDone = make(chan struct{})
+	go func() {
+		defer close(s.sweepDone)
+		if err := s.sweep(sweepCtx); err != nil && sweepCtx.Err() == nil {
+			s.log.Warn("local backend: sweeping orphaned files failed", "data_dir", dir, "err", err)
+		}
+	}()
+	log.Debug("local backend: opened", "data_dir", dir)
+	return s, nil
+}
+
+// migrate applies the missing migrations in one transaction; a concurrent
+// process doing the same waits on the write lock and then finds nothing to do.
+func (s *store) migrate(ctx context.Context) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	if err := migrateTx(ctx, tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+func migrateTx(ctx context.Context, tx *sql.Tx) error {
+	{
+		var v int
+		if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+			return fmt.Errorf("reading the schema version: %w", err)
+		}
+		if v > len(migrations) {
+			return fmt.Errorf("%s has schema version %d, newer than this build knows (%d): upgrade mcp-cfstorage", dbFile, v, len(migrations))
+		}
+		if v == len(migrations) {
+			return nil
+		}
+		for ; v < len(migrations); v++ {
+			if _, err := tx.ExecContext(ctx, migrations[v]); err != nil {
+				return fmt.Errorf("migrating the schema to version %d: %w", v+1, err)
+			}
+		}
+		// PRAGMA takes no parameters; v is an int.
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", v)); err != nil {
+			return fmt.Errorf("setting the schema version: %w", err)
+		}
+		return nil
+	}
+}
+
+// mkdirDurable creates dir if it is missing and makes its entry durable, so
+// that the files later created inside it cannot vanish with it on a crash.
+func mkdirDurable(dir string) error {
+	err := os.Mkdir(dir, 0o700)
+	switch {
+	case os.IsExist(err):
+		return nil
+	case os.IsNotExist(err):
+		if err := mkdirDurable(filepath.Dir(dir)); err != nil {
+			return err
+		}
+		if err := os.Mkdir(dir, 0o700); err != nil && !os.IsExist(err) {
+			return err
+		}
+	case err != nil:
+		return err
+	}
+	return syncDir(filepath.Dir(dir))
+}
