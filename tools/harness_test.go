@@ -3,6 +3,8 @@ package tools_test
 import (
 	"testing"
 
+	"github.com/mark3labs/mcp-go/server"
+
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/fsroot"
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/local"
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/mcpserver"
@@ -28,12 +30,21 @@ type harness struct {
 func newHarness(t *testing.T, s setup) *harness {
 	t.Helper()
 	h := &harness{root: t.TempDir(), dataDir: t.TempDir()}
-	backend := local.New(h.dataDir)
-	t.Cleanup(func() { backend.Close() })
+	h.Session = mcptest.InProcess(t, newServer(t, t, s, h.root, h.dataDir))
+	return h
+}
+
+// newServer builds the server under test on a local backend in dataDir with
+// root as its files root; owner keeps the backend open until it ends, and
+// failures go to t.
+func newServer(owner, t *testing.T, s setup, root, dataDir string) *server.MCPServer {
+	t.Helper()
+	backend := local.New(dataDir)
+	owner.Cleanup(func() { backend.Close() })
 	var roots fsroot.Roots
 	if !s.noRoots {
 		var err error
-		if roots, err = fsroot.New(h.root); err != nil {
+		if roots, err = fsroot.New(root); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -47,6 +58,5 @@ func newHarness(t *testing.T, s setup) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.Session = mcptest.InProcess(t, srv)
-	return h
+	return srv
 }

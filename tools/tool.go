@@ -9,6 +9,7 @@ import (
 	"runtime/debug"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/jsonschema-go/jsonschema"
 	"github.com/mark3labs/mcp-go/mcp"
@@ -174,7 +175,8 @@ func (c *call[In, Out]) bind(req mcp.CallToolRequest) (In, error) {
 		return in, storage.Errorf(storage.CodeInvalidArgument, "arguments: not JSON: %v", err)
 	}
 	if err := c.compiled.Validate(doc); err != nil {
-		return in, storage.Errorf(storage.CodeInvalidArgument, "%s", describeViolation(err))
+		code, msg := describeViolation(err)
+		return in, storage.Errorf(code, "%s", msg)
 	}
 	if err := json.Unmarshal(raw, &in); err != nil {
 		return in, storage.Errorf(storage.CodeInvalidArgument, "arguments: %v", err)
@@ -184,7 +186,31 @@ func (c *call[In, Out]) bind(req mcp.CallToolRequest) (In, error) {
 
 // errorResult is the one place errors become tool results: "<code>: <what>".
 func errorResult(err error) *mcp.CallToolResult {
-	return mcp.NewToolResultError(storage.Describe(err))
+	return mcp.NewToolResultError(elide(storage.Describe(err), maxErrorText))
+}
+
+// maxErrorText caps the text of an error result. Messages quote what they
+// refuse (a bucket name, a namespace, unknown argument names), which a
+// mistaken or hostile call can make megabytes long; a model's context is no
+// place for that.
+const maxErrorText = 2048
+
+// elide cuts the middle out of a text longer than max bytes, keeping its
+// start (the code and the argument) and its end (the rule that was broken),
+// on UTF-8 boundaries.
+func elide(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	keep := (max - 64) / 2 // 64 bytes leave room for the marker
+	i, j := keep, len(s)-keep
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	for j < len(s) && !utf8.RuneStart(s[j]) {
+		j++
+	}
+	return fmt.Sprintf("%s …(%d bytes elided)… %s", s[:i], j-i, s[j:])
 }
 
 func successResult(out any) (*mcp.CallToolResult, error) {
