@@ -44,8 +44,13 @@ type Config struct {
 	MaxInlineBytes  int64
 	LogLevel        slog.Level
 
-	APIToken  Secret // CLOUDFLARE_API_TOKEN
-	AccountID string // CLOUDFLARE_ACCOUNT_ID
+	// Cloudflare credentials and endpoints, from the environment only.
+	APIToken          Secret // CLOUDFLARE_API_TOKEN
+	AccountID         string // CLOUDFLARE_ACCOUNT_ID
+	R2AccessKeyID     string // R2_ACCESS_KEY_ID
+	R2SecretAccessKey Secret // R2_SECRET_ACCESS_KEY
+	BaseURL           string // CLOUDFLARE_BASE_URL: REST API base, for proxies and tests
+	R2Endpoint        string // R2_ENDPOINT: S3 endpoint, for proxies and tests
 }
 
 // ResolvedBackend applies --backend auto: cloudflare when an API token is
@@ -170,6 +175,10 @@ func Load(args []string, getenv Getenv, out io.Writer) (Config, error) {
 	}
 	c.APIToken = Secret(getenv("CLOUDFLARE_API_TOKEN"))
 	c.AccountID = getenv("CLOUDFLARE_ACCOUNT_ID")
+	c.R2AccessKeyID = getenv("R2_ACCESS_KEY_ID")
+	c.R2SecretAccessKey = Secret(getenv("R2_SECRET_ACCESS_KEY"))
+	c.BaseURL = getenv("CLOUDFLARE_BASE_URL")
+	c.R2Endpoint = getenv("R2_ENDPOINT")
 	if c.DataDir == "" {
 		c.DataDir = defaultDataDir(getenv)
 	}
@@ -199,9 +208,13 @@ Flags (each also set by the environment variable shown; flags win):
 		b.WriteString("\n")
 	}
 	b.WriteString(`
-Cloudflare credentials (environment only):
+Cloudflare credentials and endpoints (environment only):
   CLOUDFLARE_API_TOKEN    API token; selects the cloudflare backend under --backend auto
-  CLOUDFLARE_ACCOUNT_ID   account to use
+  CLOUDFLARE_ACCOUNT_ID   account to use (optional when the token sees exactly one)
+  R2_ACCESS_KEY_ID        R2 S3 access key id (optional: derived from the API token)
+  R2_SECRET_ACCESS_KEY    R2 S3 secret access key (optional: derived from the API token)
+  CLOUDFLARE_BASE_URL     REST API base URL (default https://api.cloudflare.com/client/v4)
+  R2_ENDPOINT             S3 endpoint (default https://<account>.r2.cloudflarestorage.com)
 `)
 	return b.String()
 }
