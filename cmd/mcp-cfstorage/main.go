@@ -10,6 +10,7 @@ import (
 	"io"
 	"log"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/config"
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/fsroot"
+	"github.com/mcp-cfstorage/mcp-cfstorage/internal/httpserve"
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/local"
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/mcpserver"
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/storage"
@@ -89,6 +91,9 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, stdin io
 
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if cfg.Transport == config.TransportHTTP {
+		return serveHTTP(ctx, cfg, srv, logger)
+	}
 	stdio := server.NewStdioServer(srv)
 	stdio.SetErrorLogger(log.New(slogWriter{logger}, "", 0))
 	logger.Info("serving MCP over stdio", "version", buildVersion(), "read_only", cfg.ReadOnly)
@@ -97,6 +102,25 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, stdin io
 		return nil
 	}
 	return err
+}
+
+// serveHTTP serves Streamable HTTP and SSE until a signal arrives.
+func serveHTTP(ctx context.Context, cfg config.Config, srv *server.MCPServer, logger *slog.Logger) error {
+	if err := httpserve.CheckListen(cfg.Listen, cfg.AuthToken.Reveal()); err != nil {
+		return err
+	}
+	hs := httpserve.New(srv, httpserve.Options{
+		Listen:         cfg.Listen,
+		AuthToken:      cfg.AuthToken.Reveal(),
+		AllowedOrigins: cfg.AllowedOrigins,
+		MaxBodyBytes:   cfg.MaxBodyBytes,
+		Stateless:      cfg.Stateless,
+		Log:            logger,
+	})
+	return hs.Serve(ctx, func(addr net.Addr) {
+		logger.Info("serving MCP over HTTP", "version", buildVersion(), "mcp", "http://"+addr.String()+httpserve.PathMCP,
+			"sse", "http://"+addr.String()+httpserve.PathSSE, "auth", cfg.AuthToken != "", "stateless", cfg.Stateless, "read_only", cfg.ReadOnly)
+	})
 }
 
 // openBackend chooses the backend as --backend says, and logs why.

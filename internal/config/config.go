@@ -14,6 +14,12 @@ import (
 	"strings"
 )
 
+// Transports, as named by --transport.
+const (
+	TransportStdio = "stdio"
+	TransportHTTP  = "http"
+)
+
 // Backends, as named by --backend.
 const (
 	BackendAuto       = "auto"
@@ -43,6 +49,14 @@ type Config struct {
 	FilesRoots      []string
 	MaxInlineBytes  int64
 	LogLevel        slog.Level
+
+	// Transport.
+	Transport      string // stdio or http
+	Listen         string
+	AllowedOrigins []string
+	AuthToken      Secret
+	MaxBodyBytes   int64
+	Stateless      bool
 
 	// Cloudflare credentials and endpoints, from the environment only.
 	APIToken          Secret // CLOUDFLARE_API_TOKEN
@@ -124,13 +138,48 @@ func options() []option {
 		{name: "log-level", env: "CFSTORAGE_LOG_LEVEL", def: "info",
 			usage: "debug, info, warn or error (logs go to stderr)",
 			set:   func(c *Config, v string) error { return c.LogLevel.UnmarshalText([]byte(v)) }},
+		{name: "transport", env: "CFSTORAGE_TRANSPORT", def: TransportStdio,
+			usage: "stdio, or http: Streamable HTTP at /mcp and legacy SSE at /sse + /message",
+			set: func(c *Config, v string) error {
+				if v != TransportStdio && v != TransportHTTP {
+					return fmt.Errorf("must be stdio or http")
+				}
+				c.Transport = v
+				return nil
+			}},
+		{name: "listen", env: "CFSTORAGE_LISTEN", def: "127.0.0.1:8787",
+			usage: "address for --transport http; a non-loopback address needs --auth-token",
+			set:   func(c *Config, v string) error { c.Listen = v; return nil }},
+		{name: "allowed-origins", env: "CFSTORAGE_ALLOWED_ORIGINS",
+			usage: "comma-separated Origin values allowed besides loopback ones (browser clients); others get 403",
+			set:   func(c *Config, v string) error { c.AllowedOrigins = splitList(v); return nil }},
+		{name: "auth-token", env: "CFSTORAGE_AUTH_TOKEN",
+			usage: "bearer token every HTTP request must carry (prefer the env var: flags show in ps)",
+			set:   func(c *Config, v string) error { c.AuthToken = Secret(v); return nil }},
+		{name: "max-body-bytes", env: "CFSTORAGE_MAX_BODY_BYTES", def: "41943040",
+			usage: "largest HTTP request body; larger ones get 413",
+			set: func(c *Config, v string) error {
+				n, err := strconv.ParseInt(v, 10, 64)
+				if err != nil || n < 1 {
+					return fmt.Errorf("must be a positive number of bytes")
+				}
+				c.MaxBodyBytes = n
+				return nil
+			}},
+		{name: "stateless", env: "CFSTORAGE_STATELESS", boolean: true, def: "false",
+			usage: "serve HTTP without sessions, for several replicas behind a load balancer",
+			set: func(c *Config, v string) (err error) {
+				c.Stateless, err = strconv.ParseBool(v)
+				return err
+			}},
 	}
 }
 
 // Load reads the configuration from args (without the program name) and the
 // environment. --help yields flag.ErrHelp after printing usage to out.
 func Load(args []string, getenv Getenv, out io.Writer) (Config, error) {
-	c := Config{Backend: BackendAuto, MaxInlineBytes: 1 << 20, LogLevel: slog.LevelInfo}
+	c := Config{Backend: BackendAuto, MaxInlineBytes: 1 << 20, LogLevel: slog.LevelInfo,
+		Transport: TransportStdio, Listen: "127.0.0.1:8787", MaxBodyBytes: 40 << 20}
 	opts := options()
 	for _, o := range opts {
 		v := getenv(o.env)
@@ -191,7 +240,7 @@ func Usage() string {
 	b.WriteString(`mcp-cfstorage: an MCP server for Cloudflare Workers KV and R2.
 
 Usage:
-  mcp-cfstorage [flags]     serve MCP over stdio
+  mcp-cfstorage [flags]     serve MCP (over stdio unless --transport http)
   mcp-cfstorage version     print the version
 
 Flags (each also set by the environment variable shown; flags win):

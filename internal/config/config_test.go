@@ -53,7 +53,7 @@ func TestLoadPrecedence(t *testing.T) {
 }
 
 func TestSecretsNeverPrint(t *testing.T) {
-	c, err := Load(nil, env(map[string]string{"CLOUDFLARE_API_TOKEN": "tok-secret", "R2_SECRET_ACCESS_KEY": "s3-secret"}), &bytes.Buffer{})
+	c, err := Load(nil, env(map[string]string{"CLOUDFLARE_API_TOKEN": "tok-secret", "R2_SECRET_ACCESS_KEY": "s3-secret", "CFSTORAGE_AUTH_TOKEN": "bearer-secret"}), &bytes.Buffer{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +61,7 @@ func TestSecretsNeverPrint(t *testing.T) {
 	slog.New(slog.NewJSONHandler(&logs, nil)).Info("config", "config", c, "token", c.APIToken)
 	slog.New(slog.NewTextHandler(&logs, nil)).Info("config", "config", c, "token", c.APIToken)
 	for _, s := range []string{fmt.Sprintf("%v %+v %#v %s", c, c, c, c.APIToken), logs.String()} {
-		if strings.Contains(s, "tok-secret") || strings.Contains(s, "s3-secret") {
+		if strings.Contains(s, "tok-secret") || strings.Contains(s, "s3-secret") || strings.Contains(s, "bearer-secret") {
 			t.Fatalf("secret printed: %s", s)
 		}
 	}

@@ -38,12 +38,14 @@ func InProcess(t testing.TB, srv *server.MCPServer) *Session {
 // Connect starts and initializes c and lists its tools.
 func Connect(t testing.TB, c *client.Client) *Session {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := c.Start(ctx); err != nil {
+	// Start's context lives as long as the connection (an SSE stream, a
+	// child process), so it must not be the short one used for requests.
+	if err := c.Start(context.Background()); err != nil {
 		t.Fatalf("start client: %v", err)
 	}
 	t.Cleanup(func() { c.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
 	init := mcp.InitializeRequest{}
 	init.Params.ProtocolVersion = mcp.LATEST_PROTOCOL_VERSION
 	init.Params.ClientInfo = mcp.Implementation{Name: "mcptest", Version: "1"}

@@ -1,0 +1,72 @@
+package httpserve
+
+import (
+	"bytes"
+	"crypto/subtle"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// guard applies, in order, the Origin rule, bearer auth and the body limit.
+func guard(next http.Handler, o Options) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if origin := r.Header.Get("Origin"); origin != "" && !originAllowed(origin, o.AllowedOrigins) {
+			// The specification's DNS-rebinding rule: a browser page from
+			// elsewhere must not drive a local server.
+			http.Error(w, "Forbidden: origin "+origin+" is not allowed (see --allowed-origins)", http.StatusForbidden)
+			return
+		}
+		if o.AuthToken != "" && !authorized(r, o.AuthToken) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="mcp-cfstorage"`)
+			http.Error(w, "Unauthorized: send Authorization: Bearer <token>", http.StatusUnauthorized)
+			return
+		}
+		if r.Body != nil && r.Method == http.MethodPost {
+			if r.ContentLength > o.MaxBodyBytes {
+				tooLarge(w, o.MaxBodyBytes)
+				return
+			}
+			// mcp-go reads whole bodies with no cap: read at most one byte
+			// more than allowed here, so an endless body cannot exhaust memory.
+			body, err := io.ReadAll(io.LimitReader(r.Body, o.MaxBodyBytes+1))
+			r.Body.Close()
+			if err != nil {
+				http.Error(w, "Bad Request: reading the body failed", http.StatusBadRequest)
+				return
+			}
+			if int64(len(body)) > o.MaxBodyBytes {
+				tooLarge(w, o.MaxBodyBytes)
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func tooLarge(w http.ResponseWriter, max int64) {
+	http.Error(w, "Request Entity Too Large: the body is over --max-body-bytes ("+strconv.FormatInt(max, 10)+" bytes); stream large data with file_path", http.StatusRequestEntityTooLarge)
+}
+
+// authorized compares the bearer token in constant time.
+func authorized(r *http.Request, token string) bool {
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	return ok && subtle.ConstantTimeCompare([]byte(got), []byte(token)) == 1
+}
+
+// originAllowed accepts loopback origins and the configured ones; "*" allows
+// any origin.
+func originAllowed(origin string, allowed []string) bool {
+	if slices.Contains(allowed, "*") || slices.Contains(allowed, strings.TrimSuffix(origin, "/")) {
+		return true
+	}
+	u, err := url.Parse(origin)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+		return false
+	}
+	return isLoopback(u.Hostname())
+}
