@@ -54,7 +54,7 @@ type fixture struct {
 
 // start serves the real tools on a fresh local store, plus a "tick" tool
 // that sends n progress notifications, over HTTP on a random port.
-func start(t *testing.T, o httpserve.Options) *fixture {
+func start(t testing.TB, o httpserve.Options) *fixture {
 	t.Helper()
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -251,7 +251,7 @@ func TestUnknownSession(t *testing.T) {
 	}
 }
 
-func connect(t *testing.T, url string, headers map[string]string) *mcptest.Session {
+func connect(t testing.TB, url string, headers map[string]string) *mcptest.Session {
 	t.Helper()
 	c, err := client.NewStreamableHttpClient(url, transport.WithHTTPHeaders(headers))
 	if err != nil {
