@@ -28,10 +28,11 @@ const resolveTTL = 30 * time.Second
 // the allow-lists hide everything outside them. It is what tools, resources
 // and prompts are given.
 type Store struct {
-	inner  Backend
-	policy Policy
-	kv     *guardedKV
-	r2     *guardedR2
+	inner   Backend
+	policy  Policy
+	kv      *guardedKV
+	r2      *guardedR2
+	changes *observers
 }
 
 // Guard wraps b with p.
@@ -39,10 +40,65 @@ func Guard(b Backend, p Policy) *Store {
 	if p.Now == nil {
 		p.Now = time.Now
 	}
-	s := &Store{inner: b, policy: p}
-	s.kv = &guardedKV{inner: b.KV(), policy: p, titles: map[string]cachedNamespace{}, ids: map[string]cachedNamespace{}}
-	s.r2 = &guardedR2{inner: b.R2(), policy: p}
+	obs := &observers{}
+	s := &Store{inner: b, policy: p, changes: obs}
+	s.kv = &guardedKV{inner: b.KV(), policy: p, changes: obs, titles: map[string]cachedNamespace{}, ids: map[string]cachedNamespace{}}
+	s.r2 = &guardedR2{inner: b.R2(), policy: p, changes: obs}
 	return s
+}
+
+// ChangeKind says what happened to a namespace or bucket.
+type ChangeKind string
+
+// The changes a Store reports to OnChange observers.
+const (
+	NamespaceCreated ChangeKind = "namespace_created"
+	NamespaceRenamed ChangeKind = "namespace_renamed"
+	NamespaceDeleted ChangeKind = "namespace_deleted"
+	BucketCreated    ChangeKind = "bucket_created"
+	BucketDeleted    ChangeKind = "bucket_deleted"
+)
+
+// Change is a namespace or bucket created, renamed or deleted through a
+// Store.
+type Change struct {
+	Kind ChangeKind
+	// Namespace is set for namespace changes: its id, and its title when
+	// known (the new title for a rename; empty for a delete).
+	Namespace Namespace
+	// Bucket is the bucket's name, for bucket changes.
+	Bucket string
+}
+
+// OnChange registers f to be called after every successful create, rename
+// or delete of a namespace or bucket made through s, so that the MCP layers
+// can tell clients their lists changed without the tools knowing about it.
+// f runs on the caller's goroutine, after the backend confirmed the change,
+// with the caller's context; it must not block for long. Changes made
+// elsewhere (another process, the Cloudflare dashboard) are not reported.
+func (s *Store) OnChange(f func(ctx context.Context, c Change)) {
+	s.changes.add(f)
+}
+
+// observers are the OnChange functions of a Store.
+type observers struct {
+	mu  sync.RWMutex
+	fns []func(context.Context, Change)
+}
+
+func (o *observers) add(f func(context.Context, Change)) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.fns = append(o.fns, f)
+}
+
+func (o *observers) notify(ctx context.Context, c Change) {
+	o.mu.RLock()
+	fns := o.fns
+	o.mu.RUnlock()
+	for _, f := range fns {
+		f(ctx, c)
+	}
 }
 
 func (s *Store) Name() string   { return s.inner.Name() }
@@ -82,8 +138,9 @@ type cachedNamespace struct {
 }
 
 type guardedKV struct {
-	inner  KV
-	policy Policy
+	inner   KV
+	policy  Policy
+	changes *observers
 
 	mu     sync.Mutex
 	titles map[string]cachedNamespace // by title
@@ -231,6 +288,9 @@ func (g *guardedKV) CreateNamespace(ctx context.Context, title string) (Namespac
 	}
 	ns, err := g.inner.CreateNamespace(ctx, title)
 	g.forget()
+	if err == nil {
+		g.changes.notify(ctx, Change{Kind: NamespaceCreated, Namespace: ns})
+	}
 	return ns, err
 }
 
@@ -246,6 +306,9 @@ func (g *guardedKV) RenameNamespace(ctx context.Context, id, title string) error
 	}
 	err := g.inner.RenameNamespace(ctx, id, title)
 	g.forget()
+	if err == nil {
+		g.changes.notify(ctx, Change{Kind: NamespaceRenamed, Namespace: Namespace{ID: id, Title: title}})
+	}
 	return err
 }
 
@@ -258,6 +321,9 @@ func (g *guardedKV) DeleteNamespace(ctx context.Context, id string) error {
 	}
 	err := g.inner.DeleteNamespace(ctx, id)
 	g.forget()
+	if err == nil {
+		g.changes.notify(ctx, Change{Kind: NamespaceDeleted, Namespace: Namespace{ID: id}})
+	}
 	return err
 }
 
@@ -347,8 +413,9 @@ func (g *guardedKV) BulkDelete(ctx context.Context, id string, keys []string) (i
 }
 
 type guardedR2 struct {
-	inner  R2
-	policy Policy
+	inner   R2
+	policy  Policy
+	changes *observers
 }
 
 func (g *guardedR2) write() error {
@@ -404,7 +471,11 @@ func (g *guardedR2) CreateBucket(ctx context.Context, spec BucketSpec) (Bucket, 
 	if !g.allowed(spec.Name) {
 		return Bucket{}, Errorf(CodePermissionDenied, "name: %q is outside --allow-buckets, so it could not be used once created", spec.Name)
 	}
-	return g.inner.CreateBucket(ctx, spec)
+	b, err := g.inner.CreateBucket(ctx, spec)
+	if err == nil {
+		g.changes.notify(ctx, Change{Kind: BucketCreated, Bucket: b.Name})
+	}
+	return b, err
 }
 
 func (g *guardedR2) DeleteBucket(ctx context.Context, name string) error {
@@ -414,7 +485,11 @@ func (g *guardedR2) DeleteBucket(ctx context.Context, name string) error {
 	if err := g.check(name); err != nil {
 		return err
 	}
-	return g.inner.DeleteBucket(ctx, name)
+	if err := g.inner.DeleteBucket(ctx, name); err != nil {
+		return err
+	}
+	g.changes.notify(ctx, Change{Kind: BucketDeleted, Bucket: name})
+	return nil
 }
 
 func (g *guardedR2) ListObjects(ctx context.Context, bucket string, opts ObjectListOptions) (ObjectPage, error) {

@@ -1,0 +1,222 @@
+package mcpserver_test
+
+import (
+	"context"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/mark3labs/mcp-go/client"
+	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/mcp-cfstorage/mcp-cfstorage/internal/fsroot"
+	"github.com/mcp-cfstorage/mcp-cfstorage/internal/local"
+	"github.com/mcp-cfstorage/mcp-cfstorage/internal/mcpserver"
+	"github.com/mcp-cfstorage/mcp-cfstorage/internal/mcptest"
+	"github.com/mcp-cfstorage/mcp-cfstorage/internal/storage"
+)
+
+// announcer is a client's roots: the directories it lists, and how often it
+// was asked.
+type announcer struct {
+	mu    sync.Mutex
+	dirs  []string
+	asked atomic.Int32
+	hang  bool // never answer
+}
+
+func (a *announcer) set(dirs ...string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.dirs = dirs
+}
+
+func (a *announcer) ListRoots(ctx context.Context, _ mcp.ListRootsRequest) (*mcp.ListRootsResult, error) {
+	a.asked.Add(1)
+	if a.hang {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	res := &mcp.ListRootsResult{Roots: []mcp.Root{
+		{URI: "https://example.com/not-a-file", Name: "ignored"},
+		{URI: "file:///no/such/directory", Name: "ignored too"},
+	}}
+	for _, d := range a.dirs {
+		res.Roots = append(res.Roots, mcp.Root{URI: (&url.URL{Scheme: "file", Path: filepath.ToSlash(d)}).String(), Name: filepath.Base(d)})
+	}
+	return res, nil
+}
+
+type rootsSetup struct {
+	filesRoot string // --files-root; "" for none
+	timeout   time.Duration
+	opts      []client.ClientOption
+}
+
+func newRootsSession(t *testing.T, s rootsSetup) *mcptest.Session {
+	t.Helper()
+	backend := local.New(t.TempDir())
+	t.Cleanup(func() { backend.Close() })
+	var base fsroot.Roots
+	if s.filesRoot != "" {
+		var err error
+		if base, err = fsroot.New(s.filesRoot); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv, err := mcpserver.New(mcpserver.Options{Version: "test", Store: storage.Guard(backend, storage.Policy{}),
+		Roots: base, RootsTimeout: s.timeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.NewInProcessClientWithOptions(srv, s.opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess := mcptest.Connect(t, c)
+	sess.OK("create_r2_bucket", map[string]any{"name": "uploads"})
+	return sess
+}
+
+// dirWithFile makes a directory holding name with some content.
+func dirWithFile(t *testing.T, name string) (dir, path string) {
+	dir = t.TempDir()
+	path = filepath.Join(dir, name)
+	if err := os.WriteFile(path, []byte("content of "+name), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return dir, path
+}
+
+func uploadFrom(path string) map[string]any {
+	return map[string]any{"bucket": "uploads", "key": filepath.Base(path), "file_path": path}
+}
+
+// A directory the client announces is usable for file_path and save_to in
+// addition to --files-root, with the same confinement; others are not.
+func TestClientRoots(t *testing.T) {
+	for _, proto := range []string{mcp.ProtocolVersion20251125, mcp.LATEST_PROTOCOL_VERSION} {
+		t.Run(proto, func(t *testing.T) {
+			filesRoot, inFilesRoot := dirWithFile(t, "a.txt")
+			announced, inAnnounced := dirWithFile(t, "b.txt")
+			_, elsewhere := dirWithFile(t, "c.txt")
+			roots := &announcer{}
+			roots.set(announced)
+			s := newRootsSession(t, rootsSetup{filesRoot: filesRoot,
+				opts: []client.ClientOption{client.WithRootsHandler(roots), client.WithProtocolVersion(proto)}})
+
+			s.OK("r2_upload", uploadFrom(inFilesRoot))
+			s.OK("r2_upload", uploadFrom(inAnnounced))
+			s.Fail("r2_upload", uploadFrom(elsewhere), "permission_denied")
+			// A symlink inside an announced root that leads out is refused.
+			link := filepath.Join(announced, "escape.txt")
+			if err := os.Symlink(elsewhere, link); err != nil {
+				t.Fatal(err)
+			}
+			s.Fail("r2_upload", uploadFrom(link), "permission_denied")
+			saved := filepath.Join(announced, "saved.txt")
+			s.OK("r2_download", map[string]any{"bucket": "uploads", "key": "a.txt", "save_to": saved})
+			if b, err := os.ReadFile(saved); err != nil || string(b) != "content of a.txt" {
+				t.Errorf("save_to in an announced root: %q %v", b, err)
+			}
+			who := s.OK("whoami", nil)
+			dirs := who["files_roots"].([]any)
+			if len(dirs) != 2 || !strings.HasSuffix(dirs[1].(string), filepath.Base(announced)) {
+				t.Errorf("whoami files_roots = %v", dirs)
+			}
+			if n := roots.asked.Load(); n != 1 {
+				t.Errorf("the client was asked for its roots %d times, want once (cached)", n)
+			}
+
+			// The client changes its roots and says so.
+			other, inOther := dirWithFile(t, "d.txt")
+			roots.set(other)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := s.Client.RootListChanges(ctx); err != nil {
+				t.Fatal(err)
+			}
+			deadline := time.Now().Add(5 * time.Second)
+			for {
+				res := s.Call("r2_upload", uploadFrom(inOther))
+				if !res.IsError {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("after list_changed: %s", mcptest.Text(res))
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			s.Fail("r2_upload", uploadFrom(inAnnounced), "permission_denied")
+			s.OK("r2_upload", uploadFrom(inFilesRoot))
+		})
+	}
+}
+
+// Without --files-root, a client root alone enables file arguments; a client
+// without the roots capability is not asked and gets the usual refusal.
+func TestClientRootsAlone(t *testing.T) {
+	announced, inAnnounced := dirWithFile(t, "b.txt")
+	roots := &announcer{}
+	roots.set(announced)
+	s := newRootsSession(t, rootsSetup{opts: []client.ClientOption{client.WithRootsHandler(roots)}})
+	s.OK("r2_upload", uploadFrom(inAnnounced))
+
+	plain := newRootsSession(t, rootsSetup{})
+	msg := plain.Fail("r2_upload", uploadFrom(inAnnounced), "permission_denied")
+	if !strings.Contains(msg, "--files-root") {
+		t.Errorf("refusal = %q", msg)
+	}
+}
+
+// A client that declares roots but never answers costs a tool call at most
+// the timeout, once; the --files-root directories keep working.
+func TestClientRootsTimeout(t *testing.T) {
+	filesRoot, inFilesRoot := dirWithFile(t, "a.txt")
+	roots := &announcer{hang: true}
+	for _, proto := range []string{mcp.ProtocolVersion20251125, mcp.LATEST_PROTOCOL_VERSION} {
+		t.Run(proto, func(t *testing.T) {
+			s := newRootsSession(t, rootsSetup{filesRoot: filesRoot, timeout: 200 * time.Millisecond,
+				opts: []client.ClientOption{client.WithRootsHandler(roots), client.WithProtocolVersion(proto)}})
+			start := time.Now()
+			s.OK("r2_upload", uploadFrom(inFilesRoot))
+			if d := time.Since(start); d > 3*time.Second {
+				t.Errorf("the first call took %v", d)
+			}
+			start = time.Now()
+			for range 3 {
+				s.OK("r2_upload", uploadFrom(inFilesRoot))
+			}
+			if d := time.Since(start); d > 150*time.Millisecond {
+				t.Errorf("later calls waited for the client again: %v", d)
+			}
+			who := s.OK("whoami", nil)
+			if dirs := who["files_roots"].([]any); len(dirs) != 1 {
+				t.Errorf("files_roots = %v", dirs)
+			}
+		})
+	}
+}
+
+// Tool calls that use no file never ask for roots.
+func TestClientRootsOnlyWhenNeeded(t *testing.T) {
+	roots := &announcer{}
+	roots.set(t.TempDir())
+	s := newRootsSession(t, rootsSetup{opts: []client.ClientOption{client.WithRootsHandler(roots)}})
+	s.OK("list_r2_buckets", nil)
+	s.OK("r2_upload", map[string]any{"bucket": "uploads", "key": "k", "content": "inline"})
+	if n := roots.asked.Load(); n != 0 {
+		t.Errorf("asked for roots %d times without a file argument", n)
+	}
+	s.OK("whoami", nil)
+	if n := roots.asked.Load(); n != 1 {
+		t.Errorf("whoami asked %d times", n)
+	}
+}

@@ -1,0 +1,239 @@
+package prompts
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/mcp-cfstorage/mcp-cfstorage/internal/storage"
+)
+
+// The survey is capped so that the prompt stays small and quick on a large
+// account: the first namespaces and buckets are described, the rest named.
+const (
+	surveyDetailed   = 20   // namespaces and buckets described in detail (each)
+	surveyNamed      = 200  // further ones listed by name only (each)
+	surveyKeyCount   = 1000 // keys counted per namespace (one listing page)
+	surveyShownKeys  = 10   // key names shown per namespace
+	surveyTopLevel   = 100  // top-level entries listed per bucket (one page)
+	surveyShownItems = 10   // folders and objects shown per bucket (each)
+	surveyNameBytes  = 80   // longer key names are cut
+)
+
+func (p *Prompts) storageOverview(ctx context.Context, _ mcp.GetPromptRequest) (*mcp.GetPromptResult, error) {
+	var b strings.Builder
+	desc, err := p.Store.Describe(ctx)
+	if err != nil {
+		return nil, promptError(err)
+	}
+	fmt.Fprintf(&b, "Inventory of the Cloudflare storage this MCP server can reach (%s backend), read just now.\n\n", desc.Backend)
+	if err := p.surveyNamespaces(ctx, &b); err != nil {
+		return nil, promptError(err)
+	}
+	b.WriteString("\n")
+	if err := p.surveyBuckets(ctx, &b); err != nil {
+		return nil, promptError(err)
+	}
+	b.WriteString(`
+Summarise what is stored, for someone who has not seen this account: for each KV namespace and R2 bucket, say what it
+appears to hold and to be used for (judge by the names, keys, folders and content types), roughly how much is in it,
+and anything notable: expiring keys, empty namespaces or buckets, names that look like leftovers, tests or duplicates.
+Keep it short, grouped by purpose rather than repeating the inventory. End with two or three useful next steps.
+To look deeper before answering, read the kv:// and r2:// resources named above (folders read as listings) or call
+kv_list, kv_get, r2_list and r2_head. Do not change or delete anything.`)
+	return &mcp.GetPromptResult{
+		Description: "A live survey of every KV namespace and R2 bucket, with a request to summarise them.",
+		Messages:    []mcp.PromptMessage{userText(b.String())},
+	}, nil
+}
+
+func (p *Prompts) surveyNamespaces(ctx context.Context, b *strings.Builder) error {
+	var all []storage.Namespace
+	opts := storage.ListOptions{Limit: storage.MaxNamespaceList}
+	more := false
+	for {
+		page, err := p.Store.KV().ListNamespaces(ctx, opts)
+		if err != nil {
+			return err
+		}
+		all = append(all, page.Namespaces...)
+		if page.Cursor == "" {
+			break
+		}
+		if len(all) >= surveyDetailed+surveyNamed {
+			more = true
+			break
+		}
+		opts.Cursor = page.Cursor
+	}
+	all = all[:min(len(all), surveyDetailed+surveyNamed)]
+	fmt.Fprintf(b, "KV namespaces: %s\n", count(len(all), more))
+	if len(all) == 0 {
+		b.WriteString("- (none)\n")
+	}
+	for i, ns := range all {
+		if i >= surveyDetailed {
+			fmt.Fprintf(b, "- %q (id %s)\n", ns.Title, ns.ID)
+			continue
+		}
+		page, err := p.Store.KV().List(ctx, ns.ID, storage.ListOptions{Limit: surveyKeyCount})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(b, "- %q (id %s, resource kv://%s/): ", ns.Title, ns.ID, ns.ID)
+		if len(page.Keys) == 0 {
+			b.WriteString("empty\n")
+			continue
+		}
+		expiring, withMeta := 0, 0
+		for _, k := range page.Keys {
+			if k.Expiration > 0 {
+				expiring++
+			}
+			if len(k.Metadata) > 0 {
+				withMeta++
+			}
+		}
+		b.WriteString(counted(len(page.Keys), page.Cursor != "", "key"))
+		if expiring > 0 {
+			fmt.Fprintf(b, ", %d expiring", expiring)
+		}
+		if withMeta > 0 {
+			fmt.Fprintf(b, ", %d with metadata", withMeta)
+		}
+		b.WriteString("; first keys: ")
+		for j, k := range page.Keys[:min(len(page.Keys), surveyShownKeys)] {
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(cut(k.Name))
+		}
+		if len(page.Keys) > surveyShownKeys {
+			b.WriteString(", ...")
+		}
+		b.WriteString("\n")
+	}
+	return nil
+}
+
+func (p *Prompts) surveyBuckets(ctx context.Context, b *strings.Builder) error {
+	var all []storage.Bucket
+	opts := storage.ListOptions{Limit: storage.MaxBucketList}
+	more := false
+	for {
+		page, err := p.Store.R2().ListBuckets(ctx, opts)
+		if err != nil {
+			return err
+		}
+		all = append(all, page.Buckets...)
+		if page.Cursor == "" {
+			break
+		}
+		if len(all) >= surveyDetailed+surveyNamed {
+			more = true
+			break
+		}
+		opts.Cursor = page.Cursor
+	}
+	all = all[:min(len(all), surveyDetailed+surveyNamed)]
+	fmt.Fprintf(b, "R2 buckets: %s\n", count(len(all), more))
+	if len(all) == 0 {
+		b.WriteString("- (none)\n")
+	}
+	for i, bk := range all {
+		if i >= surveyDetailed {
+			fmt.Fprintf(b, "- %q\n", bk.Name)
+			continue
+		}
+		page, err := p.Store.R2().ListObjects(ctx, bk.Name, storage.ObjectListOptions{Delimiter: "/", Limit: surveyTopLevel})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(b, "- %q (resource r2://%s/", bk.Name, bk.Name)
+		if bk.Location != "" {
+			fmt.Fprintf(b, ", location %s", bk.Location)
+		}
+		b.WriteString("): ")
+		if len(page.Objects) == 0 && len(page.Prefixes) == 0 {
+			b.WriteString("empty\n")
+			continue
+		}
+		more := page.Cursor != ""
+		fmt.Fprintf(b, "top level holds %s and %s", counted(len(page.Prefixes), more, "folder"), counted(len(page.Objects), more, "object"))
+		if len(page.Prefixes) > 0 {
+			b.WriteString("; folders: ")
+			for j, f := range page.Prefixes[:min(len(page.Prefixes), surveyShownItems)] {
+				if j > 0 {
+					b.WriteString(", ")
+				}
+				b.WriteString(cut(f))
+			}
+			if len(page.Prefixes) > surveyShownItems {
+				b.WriteString(", ...")
+			}
+		}
+		if len(page.Objects) > 0 {
+			b.WriteString("; objects: ")
+			for j, o := range page.Objects[:min(len(page.Objects), surveyShownItems)] {
+				if j > 0 {
+					b.WriteString(", ")
+				}
+				fmt.Fprintf(b, "%s (%s", cut(o.Key), size(o.Size))
+				if o.HTTP.ContentType != "" {
+					fmt.Fprintf(b, ", %s", o.HTTP.ContentType)
+				}
+				b.WriteString(")")
+			}
+			if len(page.Objects) > surveyShownItems {
+				b.WriteString(", ...")
+			}
+		}
+		b.WriteString("\n")
+	}
+	return nil
+}
+
+// count renders n, with a "+" when the listing stopped before the end.
+func count(n int, more bool) string {
+	if more {
+		return fmt.Sprintf("%d+", n)
+	}
+	return fmt.Sprint(n)
+}
+
+// counted is count with a noun, plural unless exactly one.
+func counted(n int, more bool, noun string) string {
+	if n == 1 && !more {
+		return "1 " + noun
+	}
+	return count(n, more) + " " + noun + "s"
+}
+
+// cut quotes a key for the survey, shortening long ones: names are data,
+// and a hostile one must not read as instructions.
+func cut(name string) string {
+	if len(name) > surveyNameBytes {
+		i := surveyNameBytes
+		for i > 0 && !utf8.RuneStart(name[i]) {
+			i--
+		}
+		name = name[:i] + "…"
+	}
+	return fmt.Sprintf("%q", name)
+}
+
+func size(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

@@ -1,0 +1,111 @@
+// Package prompts declares the MCP prompts: storage_overview (survey every
+// namespace and bucket and summarise them) and wire_worker (draft a Worker
+// and its wrangler configuration bound to a real namespace and bucket). Both
+// read the live inventory through the guarded Store, so what they embed is
+// true, and the allow-lists apply. Like the tools, prompts know only
+// internal/storage.
+package prompts
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+
+	"github.com/mcp-cfstorage/mcp-cfstorage/internal/storage"
+)
+
+// The prompts' names and arguments.
+const (
+	StorageOverview = "storage_overview"
+	WireWorker      = "wire_worker"
+
+	ArgNamespace = "namespace"
+	ArgBucket    = "bucket"
+)
+
+// Completer completes a bucket or namespace argument from a prefix.
+type Completer interface {
+	Complete(ctx context.Context, argument, value string) (*mcp.Completion, error)
+}
+
+// Deps is what the prompts are built from.
+type Deps struct {
+	Store *storage.Store
+	// Complete, when set, completes wire_worker's arguments.
+	Complete Completer
+	Log      *slog.Logger
+	// Now dates the generated wrangler.toml; nil means time.Now.
+	Now func() time.Time
+}
+
+// Prompts serves the prompts of one server.
+type Prompts struct {
+	Deps
+}
+
+// New prepares the prompts; nothing touches storage until one is asked for.
+func New(d Deps) *Prompts {
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	return &Prompts{d}
+}
+
+// ServerOptions are the mcp-go options the prompts need.
+func (p *Prompts) ServerOptions() []server.ServerOption {
+	return []server.ServerOption{
+		server.WithPromptCapabilities(false),
+		server.WithCompletions(),
+		server.WithPromptCompletionProvider(p),
+	}
+}
+
+// Register adds the prompts to srv.
+func (p *Prompts) Register(srv *server.MCPServer) {
+	srv.AddPrompts(
+		server.ServerPrompt{
+			Prompt: mcp.NewPrompt(StorageOverview,
+				mcp.WithPromptTitle("Survey my Cloudflare storage"),
+				mcp.WithPromptDescription("Survey every KV namespace and R2 bucket this server can reach (counts, first keys, "+
+					"top-level folders and objects, read live) and ask for a summary of what is stored.")),
+			Handler: p.storageOverview,
+		},
+		server.ServerPrompt{
+			Prompt: mcp.NewPrompt(WireWorker,
+				mcp.WithPromptTitle("Wire a Worker to KV and R2"),
+				mcp.WithPromptDescription("Draft a Cloudflare Worker in TypeScript and its wrangler.toml that read from a KV "+
+					"namespace and an R2 bucket, bound with their real id and name."),
+				mcp.WithArgument(ArgNamespace, mcp.RequiredArgument(),
+					mcp.ArgumentDescription("the KV namespace to bind: its title or id")),
+				mcp.WithArgument(ArgBucket, mcp.RequiredArgument(),
+					mcp.ArgumentDescription("the R2 bucket to bind: its name")),
+			),
+			Handler: p.wireWorker,
+		},
+	)
+}
+
+// CompletePromptArgument implements server.PromptCompletionProvider.
+func (p *Prompts) CompletePromptArgument(ctx context.Context, prompt string, arg mcp.CompleteArgument, _ mcp.CompleteContext) (*mcp.Completion, error) {
+	if prompt != WireWorker || p.Complete == nil || (arg.Name != ArgNamespace && arg.Name != ArgBucket) {
+		return &mcp.Completion{Values: []string{}}, nil
+	}
+	return p.Complete.Complete(ctx, arg.Name, arg.Value)
+}
+
+// promptError is the error text a client sees: "<code>: <what and why>", as
+// for tools.
+func promptError(err error) error {
+	return errors.New(storage.Describe(err))
+}
+
+func userText(text string) mcp.PromptMessage {
+	return mcp.NewPromptMessage(mcp.RoleUser, mcp.NewTextContent(text))
+}
