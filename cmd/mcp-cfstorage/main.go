@@ -18,6 +18,7 @@ import (
 
 	"github.com/mark3labs/mcp-go/server"
 
+	"github.com/mcp-cfstorage/mcp-cfstorage/internal/cf"
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/config"
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/fsroot"
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/httpserve"
@@ -43,6 +44,8 @@ func run(ctx context.Context, args []string, getenv config.Getenv, stdin io.Read
 		case "help":
 			fmt.Fprint(stdout, config.Usage())
 			return 0
+		case "check":
+			return check(ctx, args[1:], getenv, stdout, stderr)
 		}
 	}
 	cfg, err := config.Load(args, getenv, stdout)
@@ -132,7 +135,23 @@ func openBackend(cfg config.Config, logger *slog.Logger) (storage.Backend, error
 		logger.Info("local data directory", "data_dir", cfg.DataDir)
 		return local.New(cfg.DataDir, local.WithLogger(logger)), nil
 	default:
-		return nil, fmt.Errorf("backend %s (%s) is not available in this version yet; run with --backend local to use the embedded store", name, reason)
+		b, err := cf.New(cfConfig(cfg, logger))
+		if err != nil {
+			return nil, fmt.Errorf("backend cloudflare: %w", err)
+		}
+		return b, nil
+	}
+}
+
+func cfConfig(cfg config.Config, logger *slog.Logger) cf.Config {
+	return cf.Config{
+		APIToken:          cfg.APIToken.Reveal(),
+		AccountID:         cfg.AccountID,
+		R2AccessKeyID:     cfg.R2AccessKeyID,
+		R2SecretAccessKey: cfg.R2SecretAccessKey.Reveal(),
+		BaseURL:           cfg.BaseURL,
+		R2Endpoint:        cfg.R2Endpoint,
+		Logger:            logger,
 	}
 }
 

@@ -241,6 +241,7 @@ func Usage() string {
 
 Usage:
   mcp-cfstorage [flags]     serve MCP (over stdio unless --transport http)
+  mcp-cfstorage check       verify credentials and access, say what to fix (exit 1 if anything fails)
   mcp-cfstorage version     print the version
 
 Flags (each also set by the environment variable shown; flags win):

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/mcp-cfstorage/mcp-cfstorage/internal/cf"
+	"github.com/mcp-cfstorage/mcp-cfstorage/internal/config"
+	"github.com/mcp-cfstorage/mcp-cfstorage/internal/local"
+	"github.com/mcp-cfstorage/mcp-cfstorage/internal/storage"
+)
+
+// check verifies what the configured backend needs and prints what works
+// and what to fix. It exits 0 when everything works, 1 otherwise.
+func check(ctx context.Context, args []string, getenv config.Getenv, stdout, stderr io.Writer) int {
+	cfg, err := config.Load(args, getenv, stdout)
+	if err != nil {
+		fmt.Fprintf(stderr, "mcp-cfstorage check: %v\n", err)
+		return 2
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+
+	name, reason := cfg.ResolvedBackend()
+	fmt.Fprintf(stdout, "backend: %s (%s)\n", name, reason)
+	var findings []cf.Finding
+	switch name {
+	case config.BackendLocal:
+		findings = checkLocal(ctx, cfg, logger)
+	default:
+		b, err := cf.New(cfConfig(cfg, logger))
+		if err != nil {
+			findings = []cf.Finding{{Name: "configuration", Detail: err.Error(),
+				Fix: "set CLOUDFLARE_API_TOKEN (and CLOUDFLARE_ACCOUNT_ID when the token sees several accounts)"}}
+			break
+		}
+		defer b.Close()
+		findings = b.Check(ctx)
+	}
+	failed := 0
+	for _, f := range findings {
+		mark := "ok  "
+		if !f.OK {
+			mark, failed = "FAIL", failed+1
+		}
+		fmt.Fprintf(stdout, "%s %-18s %s\n", mark, f.Name, f.Detail)
+		if !f.OK && f.Fix != "" {
+			fmt.Fprintf(stdout, "     %-18s fix: %s\n", "", f.Fix)
+		}
+	}
+	if failed > 0 {
+		fmt.Fprintf(stdout, "%d of %d checks failed\n", failed, len(findings))
+		return 1
+	}
+	fmt.Fprintf(stdout, "all %d checks passed\n", len(findings))
+	return 0
+}
+
+// checkLocal opens the data directory and reads from it.
+func checkLocal(ctx context.Context, cfg config.Config, logger *slog.Logger) []cf.Finding {
+	b := local.New(cfg.DataDir, local.WithLogger(logger))
+	defer b.Close()
+	store := storage.Guard(b, storage.Policy{ReadOnly: true})
+	f := cf.Finding{Name: "data directory", OK: true, Detail: cfg.DataDir + " opens and answers"}
+	if _, err := store.KV().ListNamespaces(ctx, storage.ListOptions{Limit: 1}); err != nil {
+		f.OK, f.Detail = false, storage.Describe(err)
+		f.Fix = "make --data-dir (CFSTORAGE_DATA_DIR) a directory this user can create and write"
+	}
+	return []cf.Finding{f}
+}

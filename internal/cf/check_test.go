@@ -1,0 +1,71 @@
+package cf
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/mcp-cfstorage/mcp-cfstorage/internal/cf/cffake"
+)
+
+func TestCheck(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		token   cffake.Token
+		mutate  func(*Config)
+		failing []string // findings that must fail; all others must pass
+		fix     string   // what the first failing finding must tell the user
+	}{
+		{name: "all good", token: cffake.Token{Value: "all-permissions-token-value-000000000000",
+			Permissions: []cffake.Permission{cffake.PermAccountRead, cffake.PermKVEdit, cffake.PermR2Edit}}},
+		{name: "no KV permission", token: cffake.Token{Value: "no-kv-token-value-00000000000000000000000",
+			Permissions: []cffake.Permission{cffake.PermAccountRead, cffake.PermR2Edit}},
+			failing: []string{"Workers KV"}, fix: "Workers KV Storage"},
+		{name: "no R2 permission", token: cffake.Token{Value: "no-r2-token-value-00000000000000000000000",
+			Permissions: []cffake.Permission{cffake.PermAccountRead, cffake.PermKVEdit}},
+			failing: []string{"R2 buckets (REST)"}, fix: "Workers R2 Storage"},
+		{name: "disabled token", token: cffake.Token{Value: "disabled-token-value-0000000000000000000",
+			Status: cffake.TokenDisabled, Permissions: []cffake.Permission{cffake.PermAccountRead, cffake.PermKVEdit, cffake.PermR2Edit}},
+			failing: []string{"API token", "account"}, fix: "CLOUDFLARE_API_TOKEN"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFakeCloudflare(t, cffake.WithTokens(tc.token))
+			b := f.backend(t, func(c *Config) { c.APIToken = tc.token.Value })
+			defer b.Close()
+			findings := b.Check(context.Background())
+			failed := map[string]bool{}
+			for _, fd := range findings {
+				if !fd.OK {
+					failed[fd.Name] = true
+					if fd.Fix == "" {
+						t.Errorf("%s failed without saying how to fix it: %s", fd.Name, fd.Detail)
+					}
+				}
+				if strings.Contains(fd.Detail+fd.Fix, tc.token.Value) {
+					t.Fatalf("%s shows the token", fd.Name)
+				}
+			}
+			for _, name := range tc.failing {
+				if !failed[name] {
+					t.Errorf("%s should fail; findings: %+v", name, findings)
+				}
+				delete(failed, name)
+			}
+			for name := range failed {
+				t.Errorf("%s failed unexpectedly; findings: %+v", name, findings)
+			}
+			if tc.fix != "" {
+				var all string
+				for _, fd := range findings {
+					all += fd.Fix + " " + fd.Detail
+				}
+				if !strings.Contains(all, tc.fix) {
+					t.Errorf("no finding mentions %q: %+v", tc.fix, findings)
+				}
+			}
+			if len(tc.failing) == 0 && len(findings) != 5 {
+				t.Errorf("%d findings, want 5: %+v", len(findings), findings)
+			}
+		})
+	}
+}
