@@ -79,6 +79,12 @@ func childEnv(home string) []string {
 
 func startServer(t testing.TB, home string, args ...string) *proc {
 	t.Helper()
+	return startServerEnv(t, home, nil, args...)
+}
+
+// startServerEnv starts the server with extra environment variables.
+func startServerEnv(t testing.TB, home string, env []string, args ...string) *proc {
+	t.Helper()
 	s := &proc{stderr: &lockedBuffer{}}
 	capture := transport.WithCommandFunc(func(_ context.Context, command string, env, args []string) (*exec.Cmd, error) {
 		cmd := exec.Command(command, args...)
@@ -87,7 +93,7 @@ func startServer(t testing.TB, home string, args ...string) *proc {
 		s.cmd = cmd
 		return cmd, nil
 	})
-	c, err := client.NewStdioMCPClientWithOptions(binary, childEnv(home), args, capture)
+	c, err := client.NewStdioMCPClientWithOptions(binary, append(childEnv(home), env...), args, capture)
 	if err != nil {
 		t.Fatalf("start server: %v", err)
 	}
