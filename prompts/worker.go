@@ -41,7 +41,7 @@ func (p *Prompts) wireWorker(ctx context.Context, req mcp.GetPromptRequest) (*mc
 		return nil, promptError(err)
 	}
 
-	kvBinding, r2Binding := bindingName(ns.Title, "KV"), bindingName(bucket.Name, "BUCKET")
+	kvBinding, r2Binding := storage.BindingName(ns.Title, "KV"), storage.BindingName(bucket.Name, "BUCKET")
 	if kvBinding == r2Binding {
 		kvBinding, r2Binding = kvBinding+"_KV", r2Binding+"_BUCKET"
 	}
@@ -109,35 +109,9 @@ namespace and bucket (plain `+"`wrangler dev`"+` uses empty local storage), then
 func WranglerTOML(name, compatibilityDate, kvBinding, namespaceID, r2Binding string, bucket storage.Bucket) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "name = %q\nmain = \"src/index.ts\"\ncompatibility_date = %q\n\n", name, compatibilityDate)
-	fmt.Fprintf(&b, "[[kv_namespaces]]\nbinding = %q\nid = %q\n\n", kvBinding, namespaceID)
-	fmt.Fprintf(&b, "[[r2_buckets]]\nbinding = %q\nbucket_name = %q\n", r2Binding, bucket.Name)
-	if bucket.Jurisdiction != "" && bucket.Jurisdiction != "default" {
-		fmt.Fprintf(&b, "jurisdiction = %q\n", bucket.Jurisdiction)
-	}
+	b.WriteString(storage.KVBindingTOML(kvBinding, namespaceID) + "\n")
+	b.WriteString(storage.R2BindingTOML(r2Binding, bucket))
 	return b.String()
-}
-
-// bindingName derives a Worker binding name from a title: SITE_CONFIG for
-// site-config (the rule create_kv_namespace and create_r2_bucket use).
-// Bindings must be valid JavaScript identifiers.
-func bindingName(title, fallback string) string {
-	var b strings.Builder
-	for _, r := range strings.ToUpper(title) {
-		switch {
-		case r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
-			b.WriteRune(r)
-		case b.Len() > 0 && !strings.HasSuffix(b.String(), "_"):
-			b.WriteByte('_')
-		}
-	}
-	name := strings.Trim(b.String(), "_")
-	if name == "" {
-		return fallback
-	}
-	if name[0] >= '0' && name[0] <= '9' {
-		return fallback + "_" + name
-	}
-	return name
 }
 
 // workerName derives a Worker name (lowercase letters, digits and dashes,

@@ -56,30 +56,8 @@ func (k kvTools) createNamespace(ctx context.Context, in createNamespaceIn) (cre
 	if err != nil {
 		return createNamespaceOut{}, err
 	}
-	toml := fmt.Sprintf("[[kv_namespaces]]\nbinding = %q\nid = %q\n", bindingName(ns.Title, "KV"), ns.ID)
+	toml := storage.KVBindingTOML(storage.BindingName(ns.Title, "KV"), ns.ID)
 	return createNamespaceOut{ID: ns.ID, Title: ns.Title, WranglerTOML: toml}, nil
-}
-
-// bindingName derives a Worker binding name from a title: SITE_CONFIG for
-// site-config. Bindings must be valid JavaScript identifiers.
-func bindingName(title, fallback string) string {
-	var b strings.Builder
-	for _, r := range strings.ToUpper(title) {
-		switch {
-		case r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
-			b.WriteRune(r)
-		case b.Len() > 0 && !strings.HasSuffix(b.String(), "_"):
-			b.WriteByte('_')
-		}
-	}
-	name := strings.Trim(b.String(), "_")
-	if name == "" {
-		return fallback
-	}
-	if name[0] >= '0' && name[0] <= '9' {
-		return fallback + "_" + name
-	}
-	return name
 }
 
 type renameNamespaceIn struct {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"fmt"
 	"strings"
 	"time"
 
@@ -69,10 +68,7 @@ func (r r2Tools) createBucket(ctx context.Context, in createBucketIn) (createBuc
 	if err != nil {
 		return createBucketOut{}, err
 	}
-	toml := fmt.Sprintf("[[r2_buckets]]\nbinding = %q\nbucket_name = %q\n", bindingName(b.Name, "BUCKET"), b.Name)
-	if b.Jurisdiction != "" && b.Jurisdiction != "default" {
-		toml += fmt.Sprintf("jurisdiction = %q\n", b.Jurisdiction)
-	}
+	toml := storage.R2BindingTOML(storage.BindingName(b.Name, "BUCKET"), b)
 	return createBucketOut{bucketOut: toBucketOut(b), WranglerTOML: toml}, nil
 }
 

@@ -64,13 +64,3 @@ func TestSchemaTags(t *testing.T) {
 		t.Error("a malformed schema tag was accepted")
 	}
 }
-
-func TestBindingName(t *testing.T) {
-	for title, want := range map[string]string{
-		"site-config": "SITE_CONFIG", "my assets!": "MY_ASSETS", "2026 logs": "KV_2026_LOGS", "---": "KV", "Ünïcode x": "N_CODE_X",
-	} {
-		if got := bindingName(title, "KV"); got != want {
-			t.Errorf("bindingName(%q) = %q, want %q", title, got, want)
-		}
-	}
-}
