@@ -9,7 +9,6 @@ import (
 
 	"github.com/mark3labs/mcp-go/mcp"
 
-	"github.com/mcp-cfstorage/mcp-cfstorage/internal/local"
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/mcpserver"
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/mcptest"
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/storage"
@@ -18,12 +17,11 @@ import (
 
 func newSession(t *testing.T, dataDir string, policy storage.Policy) *mcptest.Session {
 	t.Helper()
-	backend := local.New(dataDir)
-	t.Cleanup(func() { backend.Close() })
-	srv, err := mcpserver.New(mcpserver.Options{Version: "test", Store: storage.Guard(backend, policy)})
+	srv, closeStore, err := mcptest.LocalServer(dataDir, policy, mcpserver.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(closeStore)
 	return mcptest.InProcess(t, srv)
 }
 

@@ -11,8 +11,6 @@ import (
 	"github.com/mark3labs/mcp-go/client"
 	"github.com/mark3labs/mcp-go/mcp"
 
-	"github.com/mcp-cfstorage/mcp-cfstorage/internal/fsroot"
-	"github.com/mcp-cfstorage/mcp-cfstorage/internal/local"
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/mcpserver"
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/mcptest"
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/storage"
@@ -43,23 +41,15 @@ func newHarness(t *testing.T, s setup) *harness {
 	if h.dataDir == "" {
 		h.dataDir = filepath.Join(t.TempDir(), "data")
 	}
-	backend := local.New(h.dataDir)
-	t.Cleanup(func() { backend.Close() })
-	roots, err := fsroot.New(h.files)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := mcpserver.New(mcpserver.Options{
-		Version:        "test",
-		Store:          storage.Guard(backend, s.policy),
-		Roots:          roots,
+	srv, closeStore, err := mcptest.LocalServer(h.dataDir, s.policy, mcpserver.Options{
 		MaxInlineBytes: s.maxInline,
 		PageSize:       s.pageSize,
 		FolderPageSize: s.folderPage,
-	})
+	}, h.files)
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(closeStore)
 	c, err := client.NewInProcessClientWithOptions(srv, s.clientOpts...)
 	if err != nil {
 		t.Fatal(err)

@@ -5,8 +5,6 @@ import (
 
 	"github.com/mark3labs/mcp-go/server"
 
-	"github.com/mcp-cfstorage/mcp-cfstorage/internal/fsroot"
-	"github.com/mcp-cfstorage/mcp-cfstorage/internal/local"
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/mcpserver"
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/mcptest"
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/storage"
@@ -39,24 +37,15 @@ func newHarness(t *testing.T, s setup) *harness {
 // failures go to t.
 func newServer(owner, t *testing.T, s setup, root, dataDir string) *server.MCPServer {
 	t.Helper()
-	backend := local.New(dataDir)
-	owner.Cleanup(func() { backend.Close() })
-	var roots fsroot.Roots
+	var roots []string
 	if !s.noRoots {
-		var err error
-		if roots, err = fsroot.New(root); err != nil {
-			t.Fatal(err)
-		}
+		roots = []string{root}
 	}
-	srv, err := mcpserver.New(mcpserver.Options{
-		Version:        "test",
-		Store:          storage.Guard(backend, s.policy),
-		Roots:          roots,
-		MaxInlineBytes: s.maxInline,
-		Toolsets:       s.toolsets,
-	})
+	srv, closeStore, err := mcptest.LocalServer(dataDir, s.policy,
+		mcpserver.Options{MaxInlineBytes: s.maxInline, Toolsets: s.toolsets}, roots...)
 	if err != nil {
 		t.Fatal(err)
 	}
+	owner.Cleanup(closeStore)
 	return srv
 }

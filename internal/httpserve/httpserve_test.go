@@ -19,7 +19,6 @@ import (
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/httpserve"
-	"github.com/mcp-cfstorage/mcp-cfstorage/internal/local"
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/mcpserver"
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/mcptest"
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/storage"
@@ -58,12 +57,11 @@ func start(t testing.TB, o httpserve.Options) *fixture {
 	t.Helper()
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	backend := local.New(t.TempDir())
-	t.Cleanup(func() { backend.Close() })
-	srv, err := mcpserver.New(mcpserver.Options{Version: "test", Store: storage.Guard(backend, storage.Policy{}), Log: logger})
+	srv, closeStore, err := mcptest.LocalServer(t.TempDir(), storage.Policy{}, mcpserver.Options{Log: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(closeStore)
 	srv.AddTool(mcp.NewTool("tick", mcp.WithDescription("sends progress"), mcp.WithNumber("n")),
 		func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 			n := req.GetInt("n", 10)

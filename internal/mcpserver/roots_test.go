@@ -14,8 +14,6 @@ import (
 	"github.com/mark3labs/mcp-go/client"
 	"github.com/mark3labs/mcp-go/mcp"
 
-	"github.com/mcp-cfstorage/mcp-cfstorage/internal/fsroot"
-	"github.com/mcp-cfstorage/mcp-cfstorage/internal/local"
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/mcpserver"
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/mcptest"
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/storage"
@@ -62,20 +60,15 @@ type rootsSetup struct {
 
 func newRootsSession(t *testing.T, s rootsSetup) *mcptest.Session {
 	t.Helper()
-	backend := local.New(t.TempDir())
-	t.Cleanup(func() { backend.Close() })
-	var base fsroot.Roots
+	var roots []string
 	if s.filesRoot != "" {
-		var err error
-		if base, err = fsroot.New(s.filesRoot); err != nil {
-			t.Fatal(err)
-		}
+		roots = []string{s.filesRoot}
 	}
-	srv, err := mcpserver.New(mcpserver.Options{Version: "test", Store: storage.Guard(backend, storage.Policy{}),
-		Roots: base, RootsTimeout: s.timeout})
+	srv, closeStore, err := mcptest.LocalServer(t.TempDir(), storage.Policy{}, mcpserver.Options{RootsTimeout: s.timeout}, roots...)
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(closeStore)
 	c, err := client.NewInProcessClientWithOptions(srv, s.opts...)
 	if err != nil {
 		t.Fatal(err)
