@@ -81,13 +81,14 @@ func TestSchemaSnapshots(t *testing.T) {
 }
 
 // --read-only is derived from the annotations: exactly the tools whose
-// readOnlyHint is true remain.
+// readOnlyHint is true remain, plus d1_query, which the Store confines to
+// statements that cannot write.
 func TestReadOnlyOffersOnlyReadOnlyTools(t *testing.T) {
 	all := newHarness(t, setup{})
 	ro := newHarness(t, setup{policy: storage.Policy{ReadOnly: true}})
 	var want []string
 	for name, tool := range all.Tools {
-		if *tool.Annotations.ReadOnlyHint {
+		if *tool.Annotations.ReadOnlyHint || name == "d1_query" {
 			want = append(want, name)
 		}
 	}
@@ -96,12 +97,12 @@ func TestReadOnlyOffersOnlyReadOnlyTools(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("read-only tools = %v, want %v", got, want)
 	}
-	for _, must := range []string{"kv_get", "kv_list", "r2_list", "r2_download", "whoami"} {
+	for _, must := range []string{"kv_get", "kv_list", "r2_list", "r2_download", "whoami", "list_d1_databases", "d1_query"} {
 		if !slices.Contains(got, must) {
 			t.Errorf("read-only mode lacks %s", must)
 		}
 	}
-	if slices.Contains(got, "kv_put") || slices.Contains(got, "delete_r2_bucket") {
+	if slices.Contains(got, "kv_put") || slices.Contains(got, "delete_r2_bucket") || slices.Contains(got, "create_d1_database") {
 		t.Errorf("read-only mode offers a write tool: %v", got)
 	}
 }

@@ -15,6 +15,7 @@ import (
 type setup struct {
 	policy    storage.Policy
 	maxInline int64
+	maxRows   int
 	noRoots   bool
 	toolsets  []string
 }
@@ -42,7 +43,7 @@ func newServer(owner, t *testing.T, s setup, root, dataDir string) *server.MCPSe
 		roots = []string{root}
 	}
 	srv, closeStore, err := mcptest.LocalServer(dataDir, s.policy,
-		mcpserver.Options{MaxInlineBytes: s.maxInline, Toolsets: s.toolsets}, roots...)
+		mcpserver.Options{MaxInlineBytes: s.maxInline, MaxRows: s.maxRows, Toolsets: s.toolsets}, roots...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,11 +22,12 @@ import (
 const (
 	ToolsetKV      = "kv"
 	ToolsetR2      = "r2"
+	ToolsetD1      = "d1"
 	ToolsetAccount = "account"
 )
 
 // Toolsets lists every toolset in the order tools are registered.
-var Toolsets = []string{ToolsetKV, ToolsetR2, ToolsetAccount}
+var Toolsets = []string{ToolsetKV, ToolsetR2, ToolsetD1, ToolsetAccount}
 
 // DefaultMaxInlineBytes caps values and objects returned inline.
 const DefaultMaxInlineBytes = 1 << 20
@@ -39,6 +40,9 @@ type Deps struct {
 	Roots func(ctx context.Context) fsroot.Roots
 	// MaxInlineBytes caps inline values and objects; larger ones need save_to.
 	MaxInlineBytes int64
+	// MaxRows caps the rows of one statement that d1_query returns inline
+	// (0 = DefaultMaxRows).
+	MaxRows int
 	// Toolsets and ReadOnly are reported by whoami.
 	Toolsets []string
 	Log      *slog.Logger
@@ -48,7 +52,7 @@ type Deps struct {
 // Selection chooses which tools a server offers.
 type Selection struct {
 	Toolsets []string // empty = all
-	ReadOnly bool     // only tools whose readOnlyHint is true
+	ReadOnly bool     // only tools whose readOnlyHint is true, and those kept by Spec.KeepReadOnly
 }
 
 // Validate reports unknown toolset names.
@@ -69,6 +73,9 @@ func All(d Deps) ([]Tool, error) {
 	if d.MaxInlineBytes <= 0 {
 		d.MaxInlineBytes = DefaultMaxInlineBytes
 	}
+	if d.MaxRows <= 0 {
+		d.MaxRows = DefaultMaxRows
+	}
 	if d.Now == nil {
 		d.Now = time.Now
 	}
@@ -77,7 +84,7 @@ func All(d Deps) ([]Tool, error) {
 	}
 	var all []Tool
 	var errs []error
-	for _, group := range []func() ([]Tool, []error){kvTools{d}.declare, r2Tools{d}.declare, accountTools{d}.declare} {
+	for _, group := range []func() ([]Tool, []error){kvTools{d}.declare, r2Tools{d}.declare, d1Tools{d}.declare, accountTools{d}.declare} {
 		ts, es := group()
 		all = append(all, ts...)
 		errs = append(errs, es...)
@@ -85,13 +92,15 @@ func All(d Deps) ([]Tool, error) {
 	return all, errors.Join(errs...)
 }
 
-// Select keeps the tools of sel, deriving read-only mode from annotations.
+// Select keeps the tools of sel, deriving read-only mode from annotations:
+// under ReadOnly, the tools whose readOnlyHint is true, and d1_query (kept
+// by Spec.KeepReadOnly), whose writes the Store refuses.
 func Select(all []Tool, sel Selection) []Tool {
 	return slices.DeleteFunc(slices.Clone(all), func(t Tool) bool {
 		if len(sel.Toolsets) > 0 && !slices.Contains(sel.Toolsets, t.Toolset) {
 			return true
 		}
-		return sel.ReadOnly && !t.ReadOnly()
+		return sel.ReadOnly && !t.ReadOnly() && !t.KeepReadOnly
 	})
 }
 

@@ -53,7 +53,11 @@ type Spec[In, Out any] struct {
 	Title       string
 	Description string
 	Hints       Hints
-	Handle      func(ctx context.Context, in In) (Out, error)
+	// KeepReadOnly offers a tool that may write under --read-only too,
+	// because the Store refuses its writes there (d1_query: only statements
+	// that cannot write are run). Its readOnlyHint stays false.
+	KeepReadOnly bool
+	Handle       func(ctx context.Context, in In) (Out, error)
 }
 
 // Tool is a declared tool, ready to be registered.
@@ -61,6 +65,8 @@ type Tool struct {
 	Toolset string
 	Def     mcp.Tool
 	Handler server.ToolHandlerFunc
+	// KeepReadOnly: see Spec.KeepReadOnly.
+	KeepReadOnly bool
 }
 
 // ReadOnly reports whether the tool changes nothing; --read-only keeps only
@@ -115,7 +121,7 @@ func define[In, Out any](toolset string, s Spec[In, Out], log *slog.Logger) (Too
 	)
 	def.InputSchema = mcp.ToolInputSchema{} // NewTool's default would clash with the raw schema
 	c := &call[In, Out]{name: s.Name, schema: in, handle: s.Handle, log: log}
-	return Tool{Toolset: toolset, Def: def, Handler: c.serve}, nil
+	return Tool{Toolset: toolset, Def: def, Handler: c.serve, KeepReadOnly: s.KeepReadOnly}, nil
 }
 
 // call is the run-time side of one tool.

@@ -79,12 +79,14 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, stdin io
 		ReadOnly:   cfg.ReadOnly,
 		Namespaces: cfg.AllowNamespaces,
 		Buckets:    cfg.AllowBuckets,
+		Databases:  cfg.AllowDatabases,
 	})
 	srv, err := mcpserver.New(mcpserver.Options{
 		Version:        buildVersion(),
 		Store:          store,
 		Roots:          roots,
 		MaxInlineBytes: cfg.MaxInlineBytes,
+		MaxRows:        cfg.MaxRows,
 		Toolsets:       cfg.Toolsets,
 		Log:            logger,
 	})

@@ -209,6 +209,12 @@ func (b *Backend) KV() storage.KV { return b.kv }
 // R2 returns R2: buckets and objects.
 func (b *Backend) R2() storage.R2 { return b.r2 }
 
+// D1 is a stub until the Cloudflare side of D1 lands (issue 6, next
+// slice): every method answers unsupported.
+func (b *Backend) D1() storage.D1 {
+	return storage.UnsupportedD1{Reason: "D1 on the cloudflare backend is not available yet"}
+}
+
 // Describe reports the account and the token's status, as Cloudflare's
 // verify endpoint tells it; never the token.
 func (b *Backend) Describe(ctx context.Context) (storage.Description, error) {

@@ -46,8 +46,10 @@ type Config struct {
 	Toolsets        []string
 	AllowNamespaces []string
 	AllowBuckets    []string
+	AllowDatabases  []string
 	FilesRoots      []string
 	MaxInlineBytes  int64
+	MaxRows         int
 	LogLevel        slog.Level
 
 	// Transport.
@@ -114,7 +116,7 @@ func options() []option {
 				return err
 			}},
 		{name: "toolsets", env: "CFSTORAGE_TOOLSETS", def: "all",
-			usage: "comma-separated tool areas to offer: kv, r2, account",
+			usage: "comma-separated tool areas to offer: kv, r2, d1, account",
 			set:   func(c *Config, v string) error { c.Toolsets = splitList(v); return nil }},
 		{name: "allow-namespaces", env: "CFSTORAGE_ALLOW_NAMESPACES",
 			usage: "comma-separated KV namespace ids or titles; when set, no other namespace is visible",
@@ -122,6 +124,9 @@ func options() []option {
 		{name: "allow-buckets", env: "CFSTORAGE_ALLOW_BUCKETS",
 			usage: "comma-separated R2 bucket names; when set, no other bucket is visible",
 			set:   func(c *Config, v string) error { c.AllowBuckets = splitList(v); return nil }},
+		{name: "allow-databases", env: "CFSTORAGE_ALLOW_DATABASES",
+			usage: "comma-separated D1 database ids or names; when set, no other database is visible",
+			set:   func(c *Config, v string) error { c.AllowDatabases = splitList(v); return nil }},
 		{name: "files-root", env: "CFSTORAGE_FILES_ROOT", repeatable: true,
 			usage: "directory that file_path and save_to may use (repeatable; the env var takes a " + string(os.PathListSeparator) + "-separated list)",
 			set:   func(c *Config, v string) error { c.FilesRoots = append(c.FilesRoots, v); return nil }},
@@ -133,6 +138,16 @@ func options() []option {
 					return fmt.Errorf("must be a positive number of bytes")
 				}
 				c.MaxInlineBytes = n
+				return nil
+			}},
+		{name: "max-rows", env: "CFSTORAGE_MAX_ROWS", def: "200",
+			usage: "most rows of one SQL statement that d1_query returns inline; the rest are counted, to be paged with LIMIT/OFFSET",
+			set: func(c *Config, v string) error {
+				n, err := strconv.Atoi(v)
+				if err != nil || n < 1 {
+					return fmt.Errorf("must be a positive number of rows")
+				}
+				c.MaxRows = n
 				return nil
 			}},
 		{name: "log-level", env: "CFSTORAGE_LOG_LEVEL", def: "info",
@@ -178,7 +193,7 @@ func options() []option {
 // Load reads the configuration from args (without the program name) and the
 // environment. --help yields flag.ErrHelp after printing usage to out.
 func Load(args []string, getenv Getenv, out io.Writer) (Config, error) {
-	c := Config{Backend: BackendAuto, MaxInlineBytes: 1 << 20, LogLevel: slog.LevelInfo,
+	c := Config{Backend: BackendAuto, MaxInlineBytes: 1 << 20, MaxRows: 200, LogLevel: slog.LevelInfo,
 		Transport: TransportStdio, Listen: "127.0.0.1:8787", MaxBodyBytes: 40 << 20}
 	opts := options()
 	for _, o := range opts {

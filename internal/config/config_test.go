@@ -83,6 +83,23 @@ func TestBackendAuto(t *testing.T) {
 	}
 }
 
+func TestD1Options(t *testing.T) {
+	c, err := Load(nil, env(nil), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.MaxRows != 200 || c.AllowDatabases != nil {
+		t.Errorf("defaults: max rows %d, allow databases %v; want 200 and none", c.MaxRows, c.AllowDatabases)
+	}
+	c, err = Load([]string{"--max-rows", "50"}, env(map[string]string{"CFSTORAGE_ALLOW_DATABASES": "app-db, 01234567-89ab-4cde-8f01-23456789abcd"}), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.MaxRows != 50 || !slices.Equal(c.AllowDatabases, []string{"app-db", "01234567-89ab-4cde-8f01-23456789abcd"}) {
+		t.Errorf("max rows %d, allow databases %v", c.MaxRows, c.AllowDatabases)
+	}
+}
+
 func TestBadValues(t *testing.T) {
 	for _, tc := range []struct {
 		args []string
@@ -91,6 +108,8 @@ func TestBadValues(t *testing.T) {
 	}{
 		{[]string{"--backend", "s3"}, nil, "auto, local or cloudflare"},
 		{[]string{"--max-inline-bytes", "-1"}, nil, "positive"},
+		{[]string{"--max-rows", "0"}, nil, "positive"},
+		{nil, map[string]string{"CFSTORAGE_MAX_ROWS": "many"}, "CFSTORAGE_MAX_ROWS"},
 		{[]string{"--log-level", "loud"}, nil, "log-level"},
 		{[]string{"--nope"}, nil, "nope"},
 		{[]string{"extra"}, nil, "unexpected argument"},

@@ -28,6 +28,7 @@ const (
 	kindKeys       = "kv"
 	kindBuckets    = "b"
 	kindObjects    = "o"
+	kindDatabases  = "d1"
 )
 
 func (c cursor) encode() string {

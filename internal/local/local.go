@@ -4,7 +4,9 @@
 //
 // Layout of the data dir:
 //
-//	store.db             SQLite (WAL): namespaces, KV values, buckets, object rows
+//	store.db             SQLite (WAL): namespaces, KV values, buckets, object rows,
+//	                     the catalogue of D1 databases
+//	d1/<uuid>.sqlite     one D1 database
 //	blobs/<xx>/<id>      the bytes of one object version, named by a random id
 //	tmp/                 uploads in progress
 //
@@ -42,6 +44,10 @@ type Backend struct {
 
 	kv *kvStore
 	r2 *r2Store
+	d1 *d1Store
+
+	// d1Timeout bounds one D1 batch (storage.D1QueryTimeout).
+	d1Timeout time.Duration
 
 	mu     sync.Mutex
 	st     *store // nil until the first call that needs it
@@ -84,11 +90,13 @@ func New(dataDir string, opts ...Option) *Backend {
 		dir: dataDir,
 		now: time.Now,
 		log: slog.New(slog.DiscardHandler),
+
+		d1Timeout: storage.D1QueryTimeout,
 	}
 	for _, o := range opts {
 		o(b)
 	}
-	b.kv, b.r2 = &kvStore{b: b}, &r2Store{b: b}
+	b.kv, b.r2, b.d1 = &kvStore{b: b}, &r2Store{b: b}, &d1Store{b: b}
 	return b
 }
 
@@ -102,6 +110,9 @@ func (b *Backend) KV() storage.KV { return b.kv }
 
 // R2 returns the R2 side of the backend.
 func (b *Backend) R2() storage.R2 { return b.r2 }
+
+// D1 returns the D1 side of the backend.
+func (b *Backend) D1() storage.D1 { return b.d1 }
 
 // Describe reports the data dir. It does not open the store.
 func (b *Backend) Describe(ctx context.Context) (storage.Description, error) {

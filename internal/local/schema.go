@@ -68,12 +68,24 @@ CREATE TABLE r2_objects (
 	PRIMARY KEY (bucket, key)
 ) STRICT, WITHOUT ROWID;
 `,
+	`
+-- D1 databases: the catalogue. Each database is the SQLite file
+-- d1/<id>.sqlite.
+CREATE TABLE d1_databases (
+	id                    TEXT    NOT NULL PRIMARY KEY, -- UUID v4
+	name                  TEXT    NOT NULL UNIQUE,
+	created_ms            INTEGER NOT NULL,
+	primary_location_hint TEXT    NOT NULL DEFAULT '',
+	jurisdiction          TEXT    NOT NULL DEFAULT ''
+) STRICT;
+`,
 }
 
 const (
 	dbFile   = "store.db"
 	blobsDir = "blobs"
 	tmpDir   = "tmp"
+	d1Dir    = "d1"
 
 	// busyTimeout is how long a write waits for another process's write
 	// transaction before it fails as unavailable.
@@ -115,7 +127,7 @@ func openStore(ctx context.Context, dir string, now func() time.Time, log *slog.
 		write: make(chan struct{}, 1),
 		stmts: map[string]*sql.Stmt{},
 	}
-	for _, d := range []string{s.dir, s.blobs, s.tmp} {
+	for _, d := range []string{s.dir, s.blobs, s.tmp, filepath.Join(dir, d1Dir)} {
 		if err := mkdirDurable(d); err != nil {
 			return nil, err
 		}

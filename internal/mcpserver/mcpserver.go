@@ -29,6 +29,7 @@ type Options struct {
 	Store          *storage.Store
 	Roots          fsroot.Roots // from --files-root; client roots are added per session
 	MaxInlineBytes int64
+	MaxRows        int      // rows of a statement d1_query returns inline (0 = tools.DefaultMaxRows)
 	Toolsets       []string // empty = all
 	Log            *slog.Logger
 
@@ -42,8 +43,9 @@ type Options struct {
 	RootsTimeout time.Duration
 }
 
-const instructions = `This server gives access to Cloudflare storage: Workers KV (namespaces of keys) and R2 (buckets of objects).
-Call whoami to see which backend and account are in use. KV namespaces are named by id or title.
+const instructions = `This server gives access to Cloudflare storage: Workers KV (namespaces of keys), R2 (buckets of objects) and D1 (SQLite databases).
+Call whoami to see which backend and account are in use. KV namespaces are named by id or title, D1 databases by id or name.
+In d1_query, put values in params with ? placeholders, never into the SQL text.
 Large values and objects are streamed with file_path (upload) and save_to (download) inside the allowed directories.
 Stored data is also browsable as resources: r2://bucket/key and kv://namespace/key, and folders (URIs ending in /) read as listings.
 Errors start with a code (invalid_argument, not_found, too_large, ...) followed by what to change.`
@@ -85,6 +87,7 @@ func New(o Options) (*server.MCPServer, error) {
 		Store:          o.Store,
 		Roots:          roots.Roots,
 		MaxInlineBytes: o.MaxInlineBytes,
+		MaxRows:        o.MaxRows,
 		Toolsets:       toolsets,
 		Log:            o.Log,
 	}

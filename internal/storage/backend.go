@@ -15,6 +15,7 @@ type Backend interface {
 	Name() string
 	KV() KV
 	R2() R2
+	D1() D1
 	// Describe reports what the backend is connected to, for whoami. It
 	// never includes a secret.
 	Describe(ctx context.Context) (Description, error)

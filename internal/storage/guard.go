@@ -15,6 +15,9 @@ type Policy struct {
 	// (namespaces by id or title). Anything else is reported as not found.
 	Namespaces []string
 	Buckets    []string
+	// Databases, when not empty, are the only D1 databases reachable (by
+	// id or name).
+	Databases []string
 	// Now is the clock for expiration checks; nil means time.Now.
 	Now func() time.Time
 }
@@ -32,6 +35,7 @@ type Store struct {
 	policy  Policy
 	kv      *guardedKV
 	r2      *guardedR2
+	d1      *guardedD1
 	changes *observers
 }
 
@@ -44,6 +48,7 @@ func Guard(b Backend, p Policy) *Store {
 	s := &Store{inner: b, policy: p, changes: obs}
 	s.kv = &guardedKV{inner: b.KV(), policy: p, changes: obs, titles: map[string]cachedNamespace{}, ids: map[string]cachedNamespace{}}
 	s.r2 = &guardedR2{inner: b.R2(), policy: p, changes: obs}
+	s.d1 = &guardedD1{inner: b.D1(), policy: p, changes: obs}
 	return s
 }
 
@@ -57,6 +62,8 @@ const (
 	NamespaceDeleted ChangeKind = "namespace_deleted"
 	BucketCreated    ChangeKind = "bucket_created"
 	BucketDeleted    ChangeKind = "bucket_deleted"
+	DatabaseCreated  ChangeKind = "database_created"
+	DatabaseDeleted  ChangeKind = "database_deleted"
 )
 
 // Change is a namespace or bucket created, renamed or deleted through a
@@ -68,6 +75,9 @@ type Change struct {
 	Namespace Namespace
 	// Bucket is the bucket's name, for bucket changes.
 	Bucket string
+	// Database is set for database changes (its Name may be empty for a
+	// delete).
+	Database Database
 }
 
 // OnChange registers f to be called after every successful create, rename
@@ -104,6 +114,7 @@ func (o *observers) notify(ctx context.Context, c Change) {
 func (s *Store) Name() string   { return s.inner.Name() }
 func (s *Store) KV() KV         { return s.kv }
 func (s *Store) R2() R2         { return s.r2 }
+func (s *Store) D1() D1         { return s.d1 }
 func (s *Store) ReadOnly() bool { return s.policy.ReadOnly }
 func (s *Store) Close() error   { return s.inner.Close() }
 

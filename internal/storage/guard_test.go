@@ -53,6 +53,7 @@ func (f *fakeBackend) count(call string) int {
 func (f *fakeBackend) Name() string   { return "fake" }
 func (f *fakeBackend) KV() storage.KV { return fakeKV{f} }
 func (f *fakeBackend) R2() storage.R2 { return fakeR2{f} }
+func (f *fakeBackend) D1() storage.D1 { return storage.UnsupportedD1{Reason: "the fake has no D1"} }
 func (f *fakeBackend) Describe(context.Context) (storage.Description, error) {
 	f.record("Describe")
 	return storage.Description{Backend: "fake", DataDir: "/d"}, nil

@@ -41,3 +41,8 @@ func R2BindingTOML(binding string, b Bucket) string {
 	}
 	return s
 }
+
+// D1BindingTOML is the wrangler.toml block that binds a D1 database.
+func D1BindingTOML(binding string, db Database) string {
+	return fmt.Sprintf("[[d1_databases]]\nbinding = %q\ndatabase_name = %q\ndatabase_id = %q\n", binding, db.Name, db.ID)
+}

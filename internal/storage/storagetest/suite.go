@@ -50,6 +50,7 @@ func Run(t *testing.T, newBackend func(t *testing.T) storage.Backend) {
 		s.group(t, "Copy", s.r2Copy)
 		s.group(t, "Delete", s.r2Delete)
 	})
+	s.group(t, "D1", s.d1)
 	s.group(t, "Limits", s.limits)
 	s.group(t, "Cancellation", s.cancellation)
 	s.group(t, "ReadOnly", s.readOnly)

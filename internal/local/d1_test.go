@@ -1,0 +1,101 @@
+package local
+
+import (
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mcp-cfstorage/mcp-cfstorage/internal/storage"
+)
+
+func TestSplitSQL(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want []string
+	}{
+		{"SELECT 1", []string{"SELECT 1"}},
+		{"SELECT 1; DROP TABLE t", []string{"SELECT 1", "DROP TABLE t"}},
+		{"SELECT ';' AS s; SELECT \"a;b\" FROM [x;y]", []string{"SELECT ';' AS s", "SELECT \"a;b\" FROM [x;y]"}},
+		{"SELECT 'it''s; fine'", []string{"SELECT 'it''s; fine'"}},
+		{"-- only; a comment\n/* and ; another */ ;;", nil},
+		{"SELECT 1 /* ; */ -- ;\n; SELECT 2;", []string{"SELECT 1 /* ; */ -- ;", "SELECT 2"}},
+		{"CREATE TRIGGER tr AFTER INSERT ON t BEGIN UPDATE t SET x = 1; DELETE FROM u; END; SELECT 3",
+			[]string{"CREATE TRIGGER tr AFTER INSERT ON t BEGIN UPDATE t SET x = 1; DELETE FROM u; END", "SELECT 3"}},
+		{"create temp trigger tr after insert on t begin select 1; end;", []string{"create temp trigger tr after insert on t begin select 1; end"}},
+	} {
+		if got := splitSQL(c.in); !reflect.DeepEqual(got, c.want) {
+			t.Errorf("splitSQL(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
+
+func TestD1QueryTimeLimit(t *testing.T) {
+	b := New(t.TempDir(), WithD1Timeout(100*time.Millisecond))
+	defer b.Close()
+	db, err := b.D1().CreateDatabase(t.Context(), storage.DatabaseSpec{Name: "slow"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err = b.D1().Query(t.Context(), db.ID, []storage.Statement{{
+		SQL: "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c) SELECT count(*) FROM c"}}, storage.QueryOptions{})
+	if storage.CodeOf(err) != storage.CodeUnavailable {
+		t.Fatalf("endless query: got %v, want unavailable", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("the endless query was interrupted after %s", d)
+	}
+}
+
+func TestD1FilesAndDelete(t *testing.T) {
+	dir := t.TempDir()
+	b := New(dir)
+	defer b.Close()
+	st := storage.Guard(b, storage.Policy{})
+	db, err := st.D1().CreateDatabase(t.Context(), storage.DatabaseSpec{Name: "files"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := dir + "/d1/" + db.ID + ".sqlite"
+	if _, err := st.D1().Query(t.Context(), db.ID, []storage.Statement{{SQL: "CREATE TABLE t (x)"}}, storage.QueryOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Size() == 0 {
+		t.Fatalf("database file %s: %v", path, err)
+	}
+	if err := st.D1().DeleteDatabase(t.Context(), db.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Errorf("after delete, %s: %v; want it removed", path, err)
+	}
+}
+
+// Read-only mode is enforced by SQLite even on a database whose file may
+// not be written: the connection is opened mode=ro.
+func TestD1ReadOnlyOpensReadOnly(t *testing.T) {
+	dir := t.TempDir()
+	b := New(dir)
+	defer b.Close()
+	db, err := b.D1().CreateDatabase(t.Context(), storage.DatabaseSpec{Name: "ro"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.D1().Query(t.Context(), db.ID, []storage.Statement{{SQL: "CREATE TABLE t (x)"}}, storage.QueryOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if !d1DSNHas(d1DSN("/x", true), "mode=ro") || !d1DSNHas(d1DSN("/x", true), "query_only") {
+		t.Errorf("read-only DSN %s lacks mode=ro or query_only", d1DSN("/x", true))
+	}
+	res, err := b.D1().Query(t.Context(), db.ID, []storage.Statement{{SQL: "PRAGMA query_only"}}, storage.QueryOptions{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res[0].Rows[0][0] != int64(1) {
+		t.Errorf("PRAGMA query_only = %v on a read-only query, want 1", res[0].Rows[0][0])
+	}
+}
+
+func d1DSNHas(dsn, part string) bool { return strings.Contains(dsn, part) }
