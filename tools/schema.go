@@ -114,12 +114,39 @@ func applyOption(s *jsonschema.Schema, opt string) error {
 	return err
 }
 
-// compile prepares a schema for validating arguments.
-func compile(name string, s *jsonschema.Schema) (*validator.Schema, error) {
-	raw, err := json.Marshal(s)
+// deriveSchemas derives the JSON schemas of a tool's input and output from
+// their Go types.
+func deriveSchemas[In, Out any]() (in, out []byte, err error) {
+	inSchema, err := schemaOf[In]()
 	if err != nil {
-		return nil, err
+		return nil, nil, fmt.Errorf("input schema: %w", err)
 	}
+	outSchema, err := schemaOf[Out]()
+	if err != nil {
+		return nil, nil, fmt.Errorf("output schema: %w", err)
+	}
+	if in, err = json.Marshal(inSchema); err != nil {
+		return nil, nil, err
+	}
+	if out, err = json.Marshal(outSchema); err != nil {
+		return nil, nil, err
+	}
+	return in, out, nil
+}
+
+// generatedOr returns the schemas of tool name as generated into
+// schemas_gen.go, or derives them when there are none yet. Deriving every
+// tool's schemas by reflection was a third of the start-up time; a test
+// keeps the generated ones equal to what derive gives.
+func generatedOr(name string, derive func() ([]byte, []byte, error)) (in, out []byte, err error) {
+	if g, ok := generatedSchemas[name]; ok {
+		return []byte(g.in), []byte(g.out), nil
+	}
+	return derive()
+}
+
+// compile prepares a schema for validating arguments.
+func compile(name string, raw []byte) (*validator.Schema, error) {
 	doc, err := validator.UnmarshalJSON(bytes.NewReader(raw))
 	if err != nil {
 		return nil, err

@@ -11,7 +11,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/google/jsonschema-go/jsonschema"
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 	validator "github.com/santhosh-tekuri/jsonschema/v6"
@@ -67,6 +66,10 @@ type Tool struct {
 	Handler server.ToolHandlerFunc
 	// KeepReadOnly: see Spec.KeepReadOnly.
 	KeepReadOnly bool
+
+	// derive derives the input and output schemas from the Go types, which
+	// the generated ones must equal.
+	derive func() (in, out []byte, err error)
 }
 
 // ReadOnly reports whether the tool changes nothing; --read-only keeps only
@@ -91,21 +94,10 @@ func define[In, Out any](toolset string, s Spec[In, Out], log *slog.Logger) (Too
 	if h.ReadOnly == unset || h.Destructive == unset || h.Idempotent == unset || h.OpenWorld == unset {
 		return Tool{}, fmt.Errorf("tool %q: all four annotation hints must be set", s.Name)
 	}
-	in, err := schemaOf[In]()
+	derive := deriveSchemas[In, Out]
+	rawIn, rawOut, err := generatedOr(s.Name, derive)
 	if err != nil {
-		return Tool{}, fmt.Errorf("tool %q: input schema: %w", s.Name, err)
-	}
-	out, err := schemaOf[Out]()
-	if err != nil {
-		return Tool{}, fmt.Errorf("tool %q: output schema: %w", s.Name, err)
-	}
-	rawIn, err := json.Marshal(in)
-	if err != nil {
-		return Tool{}, err
-	}
-	rawOut, err := json.Marshal(out)
-	if err != nil {
-		return Tool{}, err
+		return Tool{}, fmt.Errorf("tool %q: %w", s.Name, err)
 	}
 	def := mcp.NewTool(s.Name,
 		mcp.WithDescription(s.Description),
@@ -120,14 +112,14 @@ func define[In, Out any](toolset string, s Spec[In, Out], log *slog.Logger) (Too
 		}),
 	)
 	def.InputSchema = mcp.ToolInputSchema{} // NewTool's default would clash with the raw schema
-	c := &call[In, Out]{name: s.Name, schema: in, handle: s.Handle, log: log}
-	return Tool{Toolset: toolset, Def: def, Handler: c.serve, KeepReadOnly: s.KeepReadOnly}, nil
+	c := &call[In, Out]{name: s.Name, schema: rawIn, handle: s.Handle, log: log}
+	return Tool{Toolset: toolset, Def: def, Handler: c.serve, KeepReadOnly: s.KeepReadOnly, derive: derive}, nil
 }
 
 // call is the run-time side of one tool.
 type call[In, Out any] struct {
 	name   string
-	schema *jsonschema.Schema
+	schema []byte // the input schema, JSON
 	handle func(context.Context, In) (Out, error)
 	log    *slog.Logger
 
