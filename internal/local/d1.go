@@ -89,12 +89,7 @@ func (d *d1Store) ListDatabases(ctx context.Context, opts storage.ListOptions) (
 	}
 	limit := pageSize(opts.Limit, storage.DefaultDatabaseList, storage.MaxDatabaseList)
 	var w where
-	if opts.Prefix != "" {
-		w.add("name >= ?", opts.Prefix)
-		if end := prefixEnd([]byte(opts.Prefix)); end != nil {
-			w.add("name < ?", string(end))
-		}
-	}
+	prefix(&w, "name", opts.Prefix)
 	if opts.Cursor != "" {
 		w.add("name > ?", string(c.Key))
 	}

@@ -50,14 +50,7 @@ func (k *kvStore) ListNamespaces(ctx context.Context, opts storage.ListOptions) 
 	limit := pageSize(opts.Limit, storage.DefaultNamespaceList, storage.MaxNamespaceList)
 
 	var w where
-	if opts.Prefix != "" {
-		// title is TEXT, so the bounds are bound as TEXT too: TEXT compares
-		// below any BLOB. BINARY collation compares the UTF-8 bytes.
-		w.add("title >= ?", opts.Prefix)
-		if end := prefixEnd([]byte(opts.Prefix)); end != nil {
-			w.add("title < ?", string(end))
-		}
-	}
+	prefix(&w, "title", opts.Prefix) // BINARY collation compares the UTF-8 bytes
 	if opts.Cursor != "" {
 		w.add("(title, id) > (?, ?)", string(c.Key), c.ID)
 	}
@@ -305,7 +298,7 @@ func (k *kvStore) List(ctx context.Context, namespaceID string, opts storage.Lis
 	limit := pageSize(opts.Limit, storage.DefaultKVListLimit, storage.MaxKVListLimit)
 
 	w := where{conds: []string{"namespace_id = ?", "(expiration = 0 OR expiration > ?)"}, args: []any{namespaceID, st.now().Unix()}}
-	w.prefix([]byte(opts.Prefix))
+	prefix(&w, "key", []byte(opts.Prefix))
 	if opts.Cursor != "" {
 		w.add("key > ?", c.Key)
 	}
@@ -486,14 +479,16 @@ func (w *where) add(cond string, args ...any) {
 	w.args = append(w.args, args...)
 }
 
-// prefix confines key (a BLOB column) to keys starting with p.
-func (w *where) prefix(p []byte) {
+// prefix confines col to values starting with p, as a range the index
+// serves. The bounds are bound with p's type: strings for TEXT columns,
+// bytes for BLOB ones (SQLite sorts every TEXT below every BLOB).
+func prefix[T string | []byte](w *where, col string, p T) {
 	if len(p) == 0 {
 		return
 	}
-	w.add("key >= ?", p)
-	if end := prefixEnd(p); end != nil {
-		w.add("key < ?", end)
+	w.add(col+" >= ?", p)
+	if end := prefixEnd([]byte(p)); end != nil {
+		w.add(col+" < ?", T(end))
 	}
 }
 

@@ -73,12 +73,7 @@ func (r *r2Store) ListBuckets(ctx context.Context, opts storage.ListOptions) (st
 	limit := pageSize(opts.Limit, storage.DefaultBucketList, storage.MaxBucketList)
 
 	var w where
-	if opts.Prefix != "" {
-		w.add("name >= ?", opts.Prefix) // TEXT bounds for a TEXT column
-		if end := prefixEnd([]byte(opts.Prefix)); end != nil {
-			w.add("name < ?", string(end))
-		}
-	}
+	prefix(&w, "name", opts.Prefix)
 	if opts.Cursor != "" {
 		w.add("name > ?", string(c.Key))
 	}
@@ -575,7 +570,7 @@ func (l *objectLister) filled() int { return len(l.page.Objects) + len(l.page.Pr
 // where selects the keys from the current position on.
 func (l *objectLister) where() where {
 	w := where{conds: []string{"bucket = ?"}, args: []any{l.bucket}}
-	w.prefix(l.prefix)
+	prefix(&w, "key", l.prefix)
 	switch {
 	case l.pos.Incl:
 		w.add("key >= ?", l.pos.Key)
