@@ -19,6 +19,8 @@ const (
 	ArgBucket    = "bucket"
 	ArgNamespace = "namespace"
 	ArgKey       = "key"
+	ArgDatabase  = "database"
+	ArgTable     = "table"
 )
 
 // Completer answers completion/complete for the template arguments, through
@@ -38,6 +40,11 @@ func (c *Completer) CompleteResourceArgument(ctx context.Context, uri string, ar
 		scheme = schemeR2
 	case TemplateKV:
 		scheme = schemeKV
+	case TemplateD1:
+		if arg.Name == ArgTable {
+			return c.tables(ctx, cc.Arguments[ArgDatabase], arg.Value)
+		}
+		return c.Complete(ctx, arg.Name, arg.Value)
 	default:
 		return &mcp.Completion{Values: []string{}}, nil
 	}
@@ -50,8 +57,8 @@ func (c *Completer) CompleteResourceArgument(ctx context.Context, uri string, ar
 	return c.Complete(ctx, arg.Name, arg.Value)
 }
 
-// Complete completes a bucket name or a namespace (title or id) from the
-// prefix value; other arguments get no suggestions. Prompts use it for their
+// Complete completes a bucket name, a namespace (title or id) or a D1
+// database (name or id) from the prefix value; other arguments get no suggestions. Prompts use it for their
 // arguments of the same names.
 func (c *Completer) Complete(ctx context.Context, argument, value string) (*mcp.Completion, error) {
 	switch argument {
@@ -59,6 +66,8 @@ func (c *Completer) Complete(ctx context.Context, argument, value string) (*mcp.
 		return c.buckets(ctx, value)
 	case ArgNamespace:
 		return c.namespaces(ctx, value)
+	case ArgDatabase:
+		return c.databases(ctx, value)
 	}
 	return &mcp.Completion{Values: []string{}}, nil
 }
@@ -79,11 +88,12 @@ func completion(values []string, more bool) *mcp.Completion {
 }
 
 // quiet turns the errors of a half-typed argument (a bucket that does not
-// exist, a malformed name) into "no suggestions": completion is a hint, not
-// a check. Other errors (the backend is down) are reported.
+// exist, a malformed name) and of a backend without the service (no D1) into
+// "no suggestions": completion is a hint, not a check. Other errors (the
+// backend is down) are reported.
 func quiet(err error) (*mcp.Completion, error) {
 	switch storage.CodeOf(err) {
-	case storage.CodeNotFound, storage.CodeInvalidArgument:
+	case storage.CodeNotFound, storage.CodeInvalidArgument, storage.CodeUnsupported:
 		return completion(nil, false), nil
 	}
 	return nil, err

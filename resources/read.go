@@ -20,6 +20,9 @@ import (
 
 // read serves one resources/read: an object, a KV value or a folder listing.
 func (r *Resources) read(ctx context.Context, uri string) ([]mcp.ResourceContents, error) {
+	if strings.HasPrefix(uri, schemeD1+"://") {
+		return r.readD1(ctx, uri)
+	}
 	ref, err := parseURI(uri)
 	if err != nil {
 		return nil, err

@@ -1,12 +1,14 @@
 // Package resources makes the stored data browsable as MCP resources: every
 // R2 object and KV value has a URI (r2://bucket/key, kv://namespace/key),
 // every folder of them too (a URI ending in /, read as a JSON listing of its
-// children), resources/list offers one folder per bucket and namespace, and
-// completion/complete fills in bucket names, namespaces and keys.
+// children), every D1 table too (d1://database/table, its first rows;
+// d1://database/ lists the tables), resources/list offers one folder per
+// bucket, namespace and database, and completion/complete fills in bucket
+// names, namespaces, databases, tables and keys.
 //
 // Like the tools, it knows only internal/storage: everything goes through the
-// guarded Store, so --allow-buckets, --allow-namespaces and the limits apply
-// to resources exactly as they do to tools.
+// guarded Store, so --allow-buckets, --allow-namespaces, --allow-databases,
+// --read-only and the limits apply to resources exactly as they do to tools.
 package resources
 
 import (
@@ -46,7 +48,7 @@ type Deps struct {
 	Log      *slog.Logger
 }
 
-// Resources serves the r2:// and kv:// resources of one server.
+// Resources serves the r2://, kv:// and d1:// resources of one server.
 type Resources struct {
 	srv       *server.MCPServer
 	store     *storage.Store
@@ -105,10 +107,17 @@ func (r *Resources) Register(srv *server.MCPServer, hooks *server.Hooks) {
 			"else a base64 blob, with its metadata and expiration in _meta. A URI ending in / lists the keys that start "+
 			"with the path after the namespace (kv://namespace/ lists all), flat, each with its own URI, and a next "+
 			"URI while more remain. Keys are percent-encoded per path segment."))
-	r.templates = []*regexp.Regexp{r2.URITemplate.Regexp(), kv.URITemplate.Regexp()}
+	d1 := mcp.NewResourceTemplate(TemplateD1, "d1_table",
+		mcp.WithTemplateTitle("D1 table or table listing"),
+		mcp.WithTemplateDescription(fmt.Sprintf("A table of a D1 database (database by id or name): reads as JSON with its columns "+
+			"and first rows, at most %d (numbers stay numbers, blobs as {\"base64\": ...}), and a note on how to page "+
+			"with d1_query. d1://database/ (table left empty) lists the tables with their columns and CREATE statements, "+
+			"each with its own URI. Names are percent-encoded.", MaxTableRows)))
+	r.templates = []*regexp.Regexp{r2.URITemplate.Regexp(), kv.URITemplate.Regexp(), d1.URITemplate.Regexp()}
 	srv.AddResourceTemplates(
 		server.ServerResourceTemplate{Template: r2, Handler: r.handle},
 		server.ServerResourceTemplate{Template: kv, Handler: r.handle},
+		server.ServerResourceTemplate{Template: d1, Handler: r.handle},
 	)
 	hooks.AddBeforeReadResource(r.beforeRead)
 	hooks.AddBeforeListResources(r.beforeList)
@@ -124,7 +133,7 @@ type stash struct {
 	err      error
 }
 
-// beforeRead performs every r2:// and kv:// read before mcp-go dispatches it.
+// beforeRead performs every r2://, kv:// and d1:// read before mcp-go dispatches it.
 //
 // mcp-go v1.2.1 turns any error a resource handler returns into -32603
 // (internal error); the only way to its resource-not-found answer (-32002,
@@ -216,8 +225,8 @@ func (r *Resources) beforeList(ctx context.Context, _ any, req *mcp.ListResource
 	}
 }
 
-// Refresh registers one folder resource per bucket and namespace the Store
-// shows (the allow-lists apply) and removes the others. mcp-go sends
+// Refresh registers one folder resource per bucket, namespace and D1
+// database the Store shows (the allow-lists apply) and removes the others. mcp-go sends
 // notifications/resources/list_changed when the set changes.
 func (r *Resources) Refresh(ctx context.Context) error {
 	// Hold the lock while listing too, so that a change reported meanwhile
@@ -255,6 +264,9 @@ func (r *Resources) Refresh(ctx context.Context) error {
 		}
 		bOpts.Cursor = page.Cursor
 	}
+	if err := r.databaseResources(ctx, want); err != nil {
+		return err
+	}
 
 	have := r.srv.ListResources()
 	var gone []string
@@ -279,7 +291,7 @@ func (r *Resources) Refresh(ctx context.Context) error {
 	return nil
 }
 
-// changed follows the Store's namespace and bucket changes, so that clients
+// changed follows the Store's namespace, bucket and database changes, so that clients
 // hear of them (notifications/resources/list_changed) as they happen.
 func (r *Resources) changed(_ context.Context, c storage.Change) {
 	if r.srv == nil {
@@ -296,13 +308,18 @@ func (r *Resources) changed(_ context.Context, c storage.Change) {
 		r.srv.AddResources(server.ServerResource{Resource: bucketResource(c.Bucket), Handler: r.handle})
 	case storage.BucketDeleted:
 		r.srv.DeleteResources(BucketURI(c.Bucket))
+	case storage.DatabaseCreated:
+		r.srv.AddResources(server.ServerResource{Resource: databaseResource(c.Database), Handler: r.handle})
+	case storage.DatabaseDeleted:
+		r.srv.DeleteResources(DatabaseURI(c.Database.ID))
 	}
 }
 
 // Resource names must be unique: mcp-go sorts resources/list by name and
 // its cursor is the last name of a page, so a bucket and a namespace of the
 // same name could straddle a page boundary and one would be skipped. The
-// "kv:" and "r2:" prefixes keep them apart; the title is the plain name.
+// "kv:", "r2:" and "d1:" prefixes keep them apart; the title is the plain
+// name.
 
 func namespaceResource(ns storage.Namespace) mcp.Resource {
 	return mcp.NewResource(NamespaceURI(ns.ID), "kv:"+ns.Title,

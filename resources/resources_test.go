@@ -33,7 +33,7 @@ func TestTemplatesAreListedLazily(t *testing.T) {
 		}
 	}
 	slices.Sort(got)
-	if want := []string{"kv://{namespace}/{+key}", "r2://{bucket}/{+key}"}; !slices.Equal(got, want) {
+	if want := []string{"d1://{database}/{table}", "kv://{namespace}/{+key}", "r2://{bucket}/{+key}"}; !slices.Equal(got, want) {
 		t.Fatalf("templates = %v, want %v", got, want)
 	}
 	caps := h.Client.GetServerCapabilities()

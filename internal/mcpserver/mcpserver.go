@@ -47,7 +47,7 @@ const instructions = `This server gives access to Cloudflare storage: Workers KV
 Call whoami to see which backend and account are in use. KV namespaces are named by id or title, D1 databases by id or name.
 In d1_query, put values in params with ? placeholders, never into the SQL text.
 Large values and objects are streamed with file_path (upload) and save_to (download) inside the allowed directories.
-Stored data is also browsable as resources: r2://bucket/key and kv://namespace/key, and folders (URIs ending in /) read as listings.
+Stored data is also browsable as resources: r2://bucket/key and kv://namespace/key, and folders (URIs ending in /) read as listings; d1://database/table reads a table's first rows, d1://database/ lists its tables.
 Errors start with a code (invalid_argument, not_found, too_large, ...) followed by what to change.`
 
 // New builds the MCP server. It touches no storage: the backend is opened by
