@@ -50,7 +50,7 @@ func TestResourcesAndPromptsOverStdio(t *testing.T) {
 		raw = append(raw, tpl.URITemplate.Raw())
 	}
 	slices.Sort(raw)
-	if !slices.Equal(raw, []string{"kv://{namespace}/{+key}", "r2://{bucket}/{+key}"}) {
+	if !slices.Equal(raw, []string{"d1://{database}/{table}", "kv://{namespace}/{+key}", "r2://{bucket}/{+key}"}) {
 		t.Fatalf("templates = %v", raw)
 	}
 

@@ -1,4 +1,4 @@
-// Package cf is the Cloudflare backend: Workers KV and R2 buckets over
+// Package cf is the Cloudflare backend: Workers KV, R2 buckets and D1 over
 // Cloudflare's REST API (cloudflare-go v7, service packages only), R2
 // objects over R2's S3 API (aws-sdk-go-v2), behind the storage interfaces
 // that the local backend implements too.
@@ -101,6 +101,7 @@ type Backend struct {
 	rest *restClient
 	kv   *kvStore
 	r2   *r2Store
+	d1   *d1Store
 	// closeIdle closes the idle connections of the REST client's own
 	// transport; nil when the transport is the caller's.
 	closeIdle func()
@@ -158,6 +159,7 @@ func New(cfg Config) (*Backend, error) {
 	b.rest = newRESTClient(cfg.APIToken, cfg.BaseURL, b.http, cfg.Timeout, b.log, b.now)
 	b.kv = &kvStore{b: b}
 	b.r2 = &r2Store{bucketStore{b: b}}
+	b.d1 = &d1Store{b: b}
 	return b, nil
 }
 
@@ -209,11 +211,8 @@ func (b *Backend) KV() storage.KV { return b.kv }
 // R2 returns R2: buckets and objects.
 func (b *Backend) R2() storage.R2 { return b.r2 }
 
-// D1 is a stub until the Cloudflare side of D1 lands (issue 6, next
-// slice): every method answers unsupported.
-func (b *Backend) D1() storage.D1 {
-	return storage.UnsupportedD1{Reason: "D1 on the cloudflare backend is not available yet"}
-}
+// D1 returns D1: databases and queries.
+func (b *Backend) D1() storage.D1 { return b.d1 }
 
 // Describe reports the account and the token's status, as Cloudflare's
 // verify endpoint tells it; never the token.

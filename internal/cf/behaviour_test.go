@@ -20,6 +20,9 @@ import (
 // over REST exists in S3, a bucket deleted over REST is gone from S3, and
 // REST refuses to delete a bucket that S3 holds objects in. The backend is
 // used as it is in production, with nothing of its own to bridge them.
+//
+// D1 runs against cffake's D1 databases (in-memory SQLite behind the D1
+// REST endpoints), batches included.
 func TestBehaviour(t *testing.T) {
 	storagetest.Run(t, func(t *testing.T) storage.Backend {
 		return newFakeCloudflare(t).backend(t, nil)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cloudflare/cloudflare-go/v7/accounts"
+	"github.com/cloudflare/cloudflare-go/v7/d1"
 	"github.com/cloudflare/cloudflare-go/v7/kv"
 	"github.com/cloudflare/cloudflare-go/v7/option"
 	"github.com/cloudflare/cloudflare-go/v7/r2"
@@ -33,6 +34,7 @@ const minThroughput = 1 << 20 // bytes per second
 type restClient struct {
 	namespaces    *kv.NamespaceService
 	buckets       *r2.BucketService
+	databases     *d1.DatabaseService
 	accounts      *accounts.AccountService
 	accountTokens *accounts.TokenService
 	userTokens    *user.TokenService
@@ -53,6 +55,7 @@ func newRESTClient(token, baseURL string, hc *http.Client, timeout time.Duration
 	}
 	c.namespaces = kv.NewNamespaceService(opts...)
 	c.buckets = r2.NewBucketService(opts...)
+	c.databases = d1.NewDatabaseService(opts...)
 	c.accounts = accounts.NewAccountService(opts...)
 	c.accountTokens = accounts.NewTokenService(opts...)
 	c.userTokens = user.NewTokenService(opts...)

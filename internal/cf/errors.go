@@ -37,6 +37,11 @@ import (
 //     wrangler output. The same numbers mean other things in KV (10008 is
 //     "malformed per_page", 10009 "key not found"), so codes are read per
 //     area, never globally.
+//   - D1: 7404 "The database … could not be found" (404), 7500 a query
+//     that D1 refused (400 since 2024-04-15, cloudflare/cloudflare-docs#13934;
+//     the message is SQLite's, as D1 gives it), 7502 "A database with that
+//     name already exists" (cloudflare/workers-sdk#2143, where wrangler maps
+//     the code to that message).
 //   - The API gateway, for every area: 10000 "Authentication error" (403)
 //     for a valid token without the permission (widely observed, e.g.
 //     lablabs/cloudflare-exporter#120, cloudflare/cf-terraforming#677:
@@ -92,6 +97,26 @@ func (e *apiError) detail() string {
 	walk(e.Messages)
 	if len(parts) == 0 {
 		return http.StatusText(e.Status)
+	}
+	return strings.Join(parts, "; ")
+}
+
+// messages is Cloudflare's account of the failure in its own words, without
+// the codes: for D1, the message SQLite gave.
+func (e *apiError) messages() string {
+	var parts []string
+	var walk func([]apiMessage)
+	walk = func(ms []apiMessage) {
+		for _, m := range ms {
+			if m.Message != "" {
+				parts = append(parts, m.Message)
+			}
+			walk(m.ErrorChain)
+		}
+	}
+	walk(e.Messages)
+	if len(parts) == 0 {
+		return e.detail()
 	}
 	return strings.Join(parts, "; ")
 }
@@ -154,6 +179,7 @@ const (
 	areaAccount area = iota // accounts and token verification
 	areaKV
 	areaR2
+	areaD1
 )
 
 // permission is what the API token needs for a call, in the words of
@@ -168,6 +194,10 @@ func (a area) permission(write bool) string {
 		return "Workers R2 Storage:Edit"
 	case a == areaR2:
 		return "Workers R2 Storage:Read (or :Edit)"
+	case a == areaD1 && write:
+		return "D1:Edit"
+	case a == areaD1:
+		return "D1:Read (or :Edit)"
 	}
 	return "Account Settings:Read"
 }
@@ -184,6 +214,10 @@ const (
 	codeR2BucketNotEmpty = 10008
 	codeR2BucketOwned    = 10004
 	codeR2BucketConflict = 10073
+
+	codeD1NotFound   = 7404
+	codeD1QueryError = 7500
+	codeD1NameTaken  = 7502
 
 	codeAuthentication    = 10000 // a valid token without the permission
 	codeInvalidToken      = 9109  // a token Cloudflare does not accept
@@ -204,6 +238,9 @@ type call struct {
 	key       string // KV key
 	title     string // namespace title being created or given
 	bucket    string // R2 bucket name
+	database  string // D1 database id
+	dbName    string // D1 database name being created
+	sql       bool   // a D1 query: a refusal is the SQL's
 }
 
 // restError is a storage error with a message of ours and Cloudflare's
@@ -285,6 +322,16 @@ func (c call) known(e *apiError) error {
 			return restError(storage.CodeAlreadyExists, e, "bucket %q already exists", c.bucket)
 		case e.has(codeR2BucketConflict):
 			return restError(storage.CodeAlreadyExists, e, "bucket %q: the name is taken (R2 bucket names are unique across Cloudflare)", c.bucket)
+		}
+	case areaD1:
+		switch {
+		case e.has(codeD1NotFound) || e.Status == http.StatusNotFound && c.database != "":
+			return restError(storage.CodeNotFound, e, "database %q: no such D1 database (call list_d1_databases to see them)", c.database)
+		case e.has(codeD1NameTaken):
+			return restError(storage.CodeAlreadyExists, e, "a D1 database named %q already exists", c.dbName)
+		case c.sql && (e.has(codeD1QueryError) || e.Status == http.StatusBadRequest) &&
+			!e.has(codeAuthentication, codeInvalidToken, codeInvalidAPIToken, codeBadAuthHeader, codeMissingAuth):
+			return restError(storage.CodeInvalidArgument, e, "sql: %s; nothing was changed", e.messages())
 		}
 	case areaAccount:
 		if e.has(codeAccountOwnedToken) {

@@ -236,7 +236,7 @@ func (d *d1Store) Query(ctx context.Context, id string, stmts []storage.Statemen
 	// each has its own result, as D1 gives.
 	var batch []storage.Statement
 	for i, s := range stmts {
-		parts := splitSQL(s.SQL)
+		parts, _, _ := storage.ClassifySQL(s.SQL)
 		switch {
 		case len(parts) == 0:
 			return nil, storage.Errorf(storage.CodeInvalidArgument, "sql: statement %d holds only comments or whitespace", i)

@@ -25,8 +25,8 @@ func TestSplitSQL(t *testing.T) {
 			[]string{"CREATE TRIGGER tr AFTER INSERT ON t BEGIN UPDATE t SET x = 1; DELETE FROM u; END", "SELECT 3"}},
 		{"create temp trigger tr after insert on t begin select 1; end;", []string{"create temp trigger tr after insert on t begin select 1; end"}},
 	} {
-		if got := splitSQL(c.in); !reflect.DeepEqual(got, c.want) {
-			t.Errorf("splitSQL(%q) = %q, want %q", c.in, got, c.want)
+		if got, _, _ := storage.ClassifySQL(c.in); !reflect.DeepEqual(got, c.want) {
+			t.Errorf("ClassifySQL(%q) statements = %q, want %q", c.in, got, c.want)
 		}
 	}
 }

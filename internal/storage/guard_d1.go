@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"fmt"
 	"slices"
 )
 
@@ -129,11 +130,18 @@ func (g *guardedD1) DeleteDatabase(ctx context.Context, id string) error {
 }
 
 // Query validates the batch against D1's limits and, under --read-only,
-// asks the backend to run only statements that cannot write (the backend
-// decides, with SQLite's own classification where it can).
+// refuses, before any I/O, a batch with a statement that ClassifySQL does
+// not find read-only; it then asks the backend to run only statements that
+// cannot write, which the local backend decides again with SQLite's own
+// authorizer.
 func (g *guardedD1) Query(ctx context.Context, id string, stmts []Statement, opts QueryOptions) ([]QueryResult, error) {
 	if err := ValidateStatements(stmts); err != nil {
 		return nil, err
+	}
+	if g.policy.ReadOnly {
+		if err := CheckReadOnlySQL(stmts); err != nil {
+			return nil, err
+		}
 	}
 	if _, err := g.check(ctx, id); err != nil {
 		return nil, err
@@ -142,4 +150,21 @@ func (g *guardedD1) Query(ctx context.Context, id string, stmts []Statement, opt
 		opts.ReadOnly = true
 	}
 	return g.inner.Query(ctx, id, stmts, opts)
+}
+
+// CheckReadOnlySQL refuses, with ErrReadOnly naming the statement, a batch
+// holding a statement that ClassifySQL does not find read-only. Backends
+// that cannot ask SQLite call it for QueryOptions.ReadOnly.
+func CheckReadOnlySQL(stmts []Statement) error {
+	for i, s := range stmts {
+		if _, ok, reason := ClassifySQL(s.SQL); !ok {
+			where := "sql"
+			if len(stmts) > 1 {
+				where = fmt.Sprintf("statements[%d]", i)
+			}
+			return Errorf(CodeReadOnly,
+				"%s: the server runs with --read-only, and %s; only statements that read are run; nothing was changed", where, reason)
+		}
+	}
+	return nil
 }

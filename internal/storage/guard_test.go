@@ -642,3 +642,21 @@ func TestGuardUsesPolicyClock(t *testing.T) {
 		t.Errorf("expiration exactly 60 s after the policy's now: %v", err)
 	}
 }
+
+// Under --read-only, a Store refuses a D1 batch that could write before the
+// backend sees it: the fake's D1 answers unsupported to every call.
+func TestGuardD1ReadOnlyRefusesBeforeTheBackend(t *testing.T) {
+	st := storage.Guard(&fakeBackend{}, storage.Policy{ReadOnly: true})
+	id := "6f2c9a84-1d0e-4f3b-9a7c-2b5e8d1f4a60"
+	for _, sql := range []string{"DELETE FROM t", "SELECT 1; DROP TABLE t", "WITH x AS (SELECT 1) DELETE FROM t", "PRAGMA writable_schema=1", "ATTACH 'x' AS y"} {
+		_, err := st.D1().Query(t.Context(), id, []storage.Statement{{SQL: sql}}, storage.QueryOptions{})
+		if storage.CodeOf(err) != storage.CodeReadOnly || !strings.Contains(err.Error(), "--read-only") {
+			t.Errorf("read-only %q: %v, want read_only", sql, err)
+		}
+	}
+	// A read reaches the backend (which has no D1).
+	_, err := st.D1().Query(t.Context(), id, []storage.Statement{{SQL: "select 'a;drop table t'"}}, storage.QueryOptions{})
+	if storage.CodeOf(err) != storage.CodeUnsupported {
+		t.Errorf("a read: %v, want the backend's unsupported", err)
+	}
+}

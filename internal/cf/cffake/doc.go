@@ -1,6 +1,8 @@
 // Package cffake is a stateful, in-process fake of the part of the Cloudflare
 // REST API that mcp-cfstorage uses: accounts, API token verification, Workers
-// KV (namespaces, keys, values, metadata, bulk operations) and R2 buckets.
+// KV (namespaces, keys, values, metadata, bulk operations), R2 buckets and
+// D1 databases (list, create, get, delete, query and raw query; each
+// database is an in-memory SQLite database that really runs the SQL).
 //
 // It follows Cloudflare's published API description (the shared reference
 // OpenAPI document): the same paths, parameters and bounds, request bodies,

@@ -256,3 +256,60 @@ func (a *api) createBucket(name string, header ...string) bucket {
 	a.json(http.MethodPost, r2Base, map[string]string{"name": name}, header...).ok(a.t, &b)
 	return b
 }
+
+// --- D1 helpers -------------------------------------------------------------------
+
+const d1Base = "/accounts/" + acct + "/d1/database"
+
+type d1Database struct {
+	UUID      string  `json:"uuid"`
+	Name      string  `json:"name"`
+	CreatedAt string  `json:"created_at"`
+	Version   string  `json:"version"`
+	FileSize  float64 `json:"file_size"`
+	NumTables float64 `json:"num_tables"`
+}
+
+func (a *api) createDatabase(name string) string {
+	a.t.Helper()
+	var db d1Database
+	a.json(http.MethodPost, d1Base, map[string]string{"name": name}).ok(a.t, &db)
+	return db.UUID
+}
+
+// query posts sql and params to …/query.
+func (a *api) query(db, sql string, params ...any) *response {
+	a.t.Helper()
+	return a.json(http.MethodPost, d1Base+"/"+db+"/query", map[string]any{"sql": sql, "params": params})
+}
+
+// raw posts sql and params to …/raw.
+func (a *api) raw(db, sql string, params ...any) *response {
+	a.t.Helper()
+	return a.json(http.MethodPost, d1Base+"/"+db+"/raw", map[string]any{"sql": sql, "params": params})
+}
+
+type d1Meta struct {
+	ChangedDB   bool    `json:"changed_db"`
+	Changes     float64 `json:"changes"`
+	Duration    float64 `json:"duration"`
+	LastRowID   float64 `json:"last_row_id"`
+	RowsRead    float64 `json:"rows_read"`
+	RowsWritten float64 `json:"rows_written"`
+	SizeAfter   float64 `json:"size_after"`
+}
+
+type d1QueryResult struct {
+	Results []map[string]any `json:"results"`
+	Success bool             `json:"success"`
+	Meta    d1Meta           `json:"meta"`
+}
+
+type d1RawResult struct {
+	Results struct {
+		Columns []string `json:"columns"`
+		Rows    [][]any  `json:"rows"`
+	} `json:"results"`
+	Success bool   `json:"success"`
+	Meta    d1Meta `json:"meta"`
+}

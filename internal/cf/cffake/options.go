@@ -39,11 +39,17 @@ const (
 	PermR2Read Permission = "r2:read"
 	// PermR2Edit is "Workers R2 Storage: Edit".
 	PermR2Edit Permission = "r2:edit"
+	// PermD1Read is "D1: Read": list and get databases, and run queries
+	// that only read.
+	PermD1Read Permission = "d1:read"
+	// PermD1Edit is "D1: Edit": create and delete databases, and run
+	// queries that write.
+	PermD1Edit Permission = "d1:edit"
 )
 
 // AllPermissions returns every permission the fake knows.
 func AllPermissions() []Permission {
-	return []Permission{PermAccountRead, PermKVRead, PermKVEdit, PermR2Read, PermR2Edit}
+	return []Permission{PermAccountRead, PermKVRead, PermKVEdit, PermR2Read, PermR2Edit, PermD1Read, PermD1Edit}
 }
 
 // implied maps a permission to the ones it grants besides itself.
@@ -53,6 +59,8 @@ func implied(p Permission) []Permission {
 		return []Permission{PermKVRead}
 	case PermR2Edit:
 		return []Permission{PermR2Read}
+	case PermD1Edit:
+		return []Permission{PermD1Read}
 	}
 	return nil
 }

@@ -35,11 +35,11 @@ type call struct {
 	now     time.Time
 }
 
-// routeTable lists every operation, one area at a time. A new area (D1, say)
-// adds its file with a d1Routes function and one line here.
+// routeTable lists every operation, one area at a time. A new area adds its
+// file with a xxxRoutes function and one line here.
 func routeTable() []route {
 	var all []route
-	for _, area := range [][]route{accountRoutes(), kvRoutes(), r2Routes()} {
+	for _, area := range [][]route{accountRoutes(), kvRoutes(), r2Routes(), d1Routes()} {
 		all = append(all, area...)
 	}
 	for i := range all {

@@ -94,7 +94,7 @@ func Start(t testing.TB, opts ...Option) *Server {
 	t.Helper()
 	s := New(opts...)
 	s.ts = httptest.NewServer(s)
-	t.Cleanup(s.ts.Close)
+	t.Cleanup(s.Close)
 	return s
 }
 
@@ -128,12 +128,15 @@ func (s *Server) Client() *http.Client {
 	return s.ts.Client()
 }
 
-// Close stops a fake made by Start. Tests need not call it: Start registers
-// it as a cleanup.
+// Close stops a fake made by Start and drops its D1 databases, which live
+// in memory until then. Tests need not call it: Start registers it as a
+// cleanup. A fake made by New that created D1 databases should be closed
+// too; closing twice is harmless.
 func (s *Server) Close() {
 	if s.ts != nil {
 		s.ts.Close()
 	}
+	s.closeDatabases()
 }
 
 // Now is the fake's current time: its clock plus every Advance.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"math"
 	"net/http"
 	"os"
@@ -60,18 +61,30 @@ func loadSpec(t *testing.T) *openAPI {
 }
 
 // claimed reports whether a spec path belongs to an area the fake serves:
-// accounts, token verification, Workers KV and R2 buckets (not their CORS,
-// domains, lifecycle, objects or Sippy sub-resources, nor D1).
+// accounts, token verification, Workers KV, R2 buckets (not their CORS,
+// domains, lifecycle, objects or Sippy sub-resources) and D1.
 func claimed(path string) bool {
 	switch path {
 	case "/accounts", "/user/tokens/verify", "/accounts/{account_id}/tokens/verify",
 		"/accounts/{account_id}/r2/buckets", "/accounts/{account_id}/r2/buckets/{bucket_name}":
 		return true
 	}
-	return strings.HasPrefix(path, "/accounts/{account_id}/storage/kv/")
+	return strings.HasPrefix(path, "/accounts/{account_id}/storage/kv/") ||
+		strings.HasPrefix(path, "/accounts/{account_id}/d1/")
 }
 
-func claimedOps(spec *openAPI) []string {
+// unserved are operations of the claimed areas that the fake deliberately
+// does not route: D1's export and import hand out signed R2 URLs and run as
+// polled background tasks, which mcp-cfstorage does not use. A client that
+// calls them gets Cloudflare's "no route" (404, 7003).
+var unserved = map[string]bool{
+	"POST /accounts/{account_id}/d1/database/{database_id}/export": true,
+	"POST /accounts/{account_id}/d1/database/{database_id}/import": true,
+}
+
+// specOps lists the spec's operations of the claimed areas: those the fake
+// serves, or (served false) those it deliberately leaves unrouted.
+func specOps(spec *openAPI, served bool) []string {
 	var out []string
 	for path, ops := range spec.Paths {
 		if !claimed(path) {
@@ -80,7 +93,10 @@ func claimedOps(spec *openAPI) []string {
 		for method := range ops {
 			switch method {
 			case "get", "put", "post", "delete", "patch", "head":
-				out = append(out, strings.ToUpper(method)+" "+path)
+				op := strings.ToUpper(method) + " " + path
+				if unserved[op] != served {
+					out = append(out, op)
+				}
 			}
 		}
 	}
@@ -88,12 +104,15 @@ func claimedOps(spec *openAPI) []string {
 	return out
 }
 
+func claimedOps(spec *openAPI) []string { return specOps(spec, true) }
+
 // specFixture is a fake with one of everything, and a request per operation
 // that should succeed.
 type specFixture struct {
-	a        *api
-	ns, doom string
-	requests map[string]func() *response
+	a          *api
+	ns, doom   string
+	db, doomDB string
+	requests   map[string]func() *response
 }
 
 func newSpecFixture(t *testing.T) *specFixture {
@@ -107,6 +126,10 @@ func newSpecFixture(t *testing.T) *specFixture {
 	a.put(f.ns, "k2", "v").ok(t, nil)
 	a.createBucket("spec-bucket")
 	a.createBucket("doomed-bucket")
+	f.db = a.createDatabase("spec-db")
+	f.doomDB = a.createDatabase("doomed-db")
+	a.query(f.db, "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT, score REAL); INSERT INTO t (name, score) VALUES ('a', 1.5), ('b', 2)").ok(t, nil)
+	dbPath := d1Base + "/" + f.db
 
 	nsPath := kvBase + "/" + f.ns
 	f.requests = map[string]func() *response{
@@ -155,6 +178,22 @@ func newSpecFixture(t *testing.T) *specFixture {
 		"POST /accounts/{account_id}/storage/kv/namespaces/{namespace_id}/bulk/get": func() *response {
 			return a.json(http.MethodPost, nsPath+"/bulk/get", map[string]any{"keys": []string{"k", "absent"}, "withMetadata": true})
 		},
+		"GET /accounts/{account_id}/d1/database": func() *response { return a.get(d1Base) },
+		"POST /accounts/{account_id}/d1/database": func() *response {
+			return a.json(http.MethodPost, d1Base, map[string]string{"name": "created-db", "primary_location_hint": "weur"})
+		},
+		"GET /accounts/{account_id}/d1/database/{database_id}": func() *response { return a.get(dbPath) },
+		"DELETE /accounts/{account_id}/d1/database/{database_id}": func() *response {
+			return a.do(http.MethodDelete, d1Base+"/"+f.doomDB, nil)
+		},
+		// Rows without NULLs or BLOBs: the spec's raw row items allow only
+		// numbers, strings and objects (see TestD1ValueTypes for the rest).
+		"POST /accounts/{account_id}/d1/database/{database_id}/query": func() *response {
+			return a.query(f.db, "SELECT * FROM t WHERE score > 1; INSERT INTO t (name, score) VALUES ('c', 3)")
+		},
+		"POST /accounts/{account_id}/d1/database/{database_id}/raw": func() *response {
+			return a.raw(f.db, "SELECT id, name, score FROM t WHERE name = ?", "a")
+		},
 	}
 	return f
 }
@@ -163,6 +202,7 @@ func newSpecFixture(t *testing.T) *specFixture {
 func (f *specFixture) concrete(pattern string) string {
 	return strings.NewReplacer(
 		"{account_id}", acct, "{namespace_id}", f.ns, "{key_name}", "k", "{bucket_name}", "spec-bucket",
+		"{database_id}", f.db,
 	).Replace(pattern)
 }
 
@@ -183,6 +223,15 @@ func TestSpecOperationsAreRouted(t *testing.T) {
 		if r.status == 404 && len(r.env.Errors) > 0 && r.env.Errors[0].Code == 7003 || r.status == 405 {
 			t.Errorf("%s: not routed: %d %s", op, r.status, r.body)
 		}
+	}
+	// The operations left unserved are documented, exist in the spec, and
+	// answer "no route".
+	if got, want := specOps(spec, false), slices.Sorted(maps.Keys(unserved)); !slices.Equal(got, want) {
+		t.Errorf("unserved operations in the spec: %q, want %q", got, want)
+	}
+	for op := range unserved {
+		method, pattern, _ := strings.Cut(op, " ")
+		f.a.do(method, f.concrete(pattern), nil).fails(t, 404, 7003)
 	}
 }
 
@@ -321,8 +370,8 @@ func (v *validator) check(s map[string]any, x any, at string) []string {
 	}
 	var errs []string
 	if all, ok := s["allOf"].([]any); ok {
-		for _, sub := range all {
-			errs = append(errs, v.check(sub.(map[string]any), x, at)...)
+		for i, sub := range all {
+			errs = append(errs, v.check(v.overridden(sub.(map[string]any), all[i+1:]), x, at)...)
 		}
 	}
 	for _, key := range []string{"anyOf", "oneOf"} {
@@ -413,6 +462,42 @@ func (v *validator) check(s map[string]any, x any, at string) []string {
 	return errs
 }
 
+// overridden is an allOf member without the properties that later members
+// of the same allOf define again. The spec's operations narrow the common
+// envelope this way: d1_api-response-common types result as an object, and
+// the list and query operations then make it an array, which a strict
+// reading of allOf could never satisfy.
+func (v *validator) overridden(s map[string]any, later []any) map[string]any {
+	if ref, ok := s["$ref"].(string); ok {
+		if target, ok := v.schemas[strings.TrimPrefix(ref, "#/components/schemas/")].(map[string]any); ok {
+			s = target
+		}
+	}
+	props, ok := s["properties"].(map[string]any)
+	if !ok {
+		return s
+	}
+	var trimmed map[string]any
+	for _, l := range later {
+		lp, _ := l.(map[string]any)["properties"].(map[string]any)
+		for k := range lp {
+			if _, dup := props[k]; !dup {
+				continue
+			}
+			if trimmed == nil {
+				trimmed = maps.Clone(props)
+			}
+			delete(trimmed, k)
+		}
+	}
+	if trimmed == nil {
+		return s
+	}
+	out := maps.Clone(s)
+	out["properties"] = trimmed
+	return out
+}
+
 func asSlice(v any) []any {
 	s, _ := v.([]any)
 	return s
@@ -460,5 +545,36 @@ func TestValidatorRejectsMismatches(t *testing.T) {
 	_ = json.Unmarshal([]byte(`{"success":false,"errors":[{"code":1000,"message":"m"}],"result":{},"name":"abc"}`), &good)
 	if errs := v.check(schema, good, "$"); len(errs) != 0 {
 		t.Errorf("valid body rejected: %v", errs)
+	}
+}
+
+// A later allOf member that defines a property again replaces the earlier
+// definition, and only that one.
+func TestValidatorAllOfOverride(t *testing.T) {
+	t.Parallel()
+	v := &validator{schemas: map[string]any{
+		"common": map[string]any{"type": "object", "required": []any{"success"}, "properties": map[string]any{
+			"success": map[string]any{"type": "boolean"},
+			"result":  map[string]any{"type": "object"},
+		}},
+	}}
+	schema := map[string]any{"allOf": []any{
+		map[string]any{"$ref": "#/components/schemas/common"},
+		map[string]any{"properties": map[string]any{"result": map[string]any{"type": "array"}}},
+	}}
+	for body, valid := range map[string]bool{
+		`{"success":true,"result":[]}`:  true,
+		`{"success":true,"result":{}}`:  false,
+		`{"success":"y","result":[]}`:   false,
+		`{"result":[]}`:                 false,
+		`{"success":true,"result":"x"}`: false,
+	} {
+		var doc any
+		if err := json.Unmarshal([]byte(body), &doc); err != nil {
+			t.Fatal(err)
+		}
+		if errs := v.check(schema, doc, "$"); (len(errs) == 0) != valid {
+			t.Errorf("%s: valid = %v, errors %v", body, len(errs) == 0, errs)
+		}
 	}
 }

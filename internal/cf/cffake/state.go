@@ -14,7 +14,8 @@ type accountState struct {
 
 	namespaces   map[string]*namespace // by id
 	buckets      map[bucketKey]*bucket
-	objectCounts map[bucketKey]int // set by SetBucketObjectCount
+	objectCounts map[bucketKey]int      // set by SetBucketObjectCount
+	databases    map[string]*d1Database // D1, by uuid
 }
 
 func newAccountState(a Account, createdOn time.Time) *accountState {
@@ -24,6 +25,7 @@ func newAccountState(a Account, createdOn time.Time) *accountState {
 		namespaces:   map[string]*namespace{},
 		buckets:      map[bucketKey]*bucket{},
 		objectCounts: map[bucketKey]int{},
+		databases:    map[string]*d1Database{},
 	}
 }
 
