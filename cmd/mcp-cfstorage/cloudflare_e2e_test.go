@@ -98,7 +98,7 @@ func TestCheckCommand(t *testing.T) {
 	if err != nil {
 		t.Fatalf("check against a healthy fake account: %v\n%s", err, out)
 	}
-	for _, want := range []string{"API token", "Workers KV", "R2 objects (S3)", "all 5 checks passed"} {
+	for _, want := range []string{"API token", "Workers KV", "R2 objects (S3)", "D1", "all 6 checks passed"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("check output lacks %q:\n%s", want, out)
 		}

@@ -19,7 +19,7 @@ type Finding struct {
 }
 
 // Check tries, in order, everything the backend depends on: the API token,
-// the account, Workers KV, R2 over REST and R2 over S3. A step that fails
+// the account, Workers KV, D1, R2 over REST and R2 over S3. A step that fails
 // does not stop the others unless they need what it would have provided.
 func (b *Backend) Check(ctx context.Context) []Finding {
 	var out []Finding
@@ -48,6 +48,10 @@ func (b *Backend) Check(ctx context.Context) []Finding {
 	ns, err := b.kv.ListNamespaces(ctx, storage.ListOptions{Limit: storage.MaxNamespaceList})
 	add("Workers KV", err, fmt.Sprintf("%d namespaces visible on the first page", len(ns.Namespaces)),
 		"give the token Workers KV Storage:Edit (or :Read for --read-only)")
+
+	dbs, err := b.d1.ListDatabases(ctx, storage.ListOptions{})
+	add("D1", err, fmt.Sprintf("%d databases visible on the first page", len(dbs.Databases)),
+		"give the token D1:Edit (or :Read for --read-only)")
 
 	buckets, err := b.r2.ListBuckets(ctx, storage.ListOptions{Limit: storage.MaxBucketList})
 	add("R2 buckets (REST)", err, fmt.Sprintf("%d buckets visible on the first page", len(buckets.Buckets)),

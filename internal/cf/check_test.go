@@ -17,13 +17,16 @@ func TestCheck(t *testing.T) {
 		fix     string   // what the first failing finding must tell the user
 	}{
 		{name: "all good", token: cffake.Token{Value: "all-permissions-token-value-000000000000",
-			Permissions: []cffake.Permission{cffake.PermAccountRead, cffake.PermKVEdit, cffake.PermR2Edit}}},
+			Permissions: []cffake.Permission{cffake.PermAccountRead, cffake.PermKVEdit, cffake.PermR2Edit, cffake.PermD1Edit}}},
 		{name: "no KV permission", token: cffake.Token{Value: "no-kv-token-value-00000000000000000000000",
-			Permissions: []cffake.Permission{cffake.PermAccountRead, cffake.PermR2Edit}},
+			Permissions: []cffake.Permission{cffake.PermAccountRead, cffake.PermR2Edit, cffake.PermD1Edit}},
 			failing: []string{"Workers KV"}, fix: "Workers KV Storage"},
 		{name: "no R2 permission", token: cffake.Token{Value: "no-r2-token-value-00000000000000000000000",
-			Permissions: []cffake.Permission{cffake.PermAccountRead, cffake.PermKVEdit}},
+			Permissions: []cffake.Permission{cffake.PermAccountRead, cffake.PermKVEdit, cffake.PermD1Edit}},
 			failing: []string{"R2 buckets (REST)"}, fix: "Workers R2 Storage"},
+		{name: "no D1 permission", token: cffake.Token{Value: "no-d1-token-value-00000000000000000000000",
+			Permissions: []cffake.Permission{cffake.PermAccountRead, cffake.PermKVEdit, cffake.PermR2Edit}},
+			failing: []string{"D1"}, fix: "D1:Edit"},
 		{name: "disabled token", token: cffake.Token{Value: "disabled-token-value-0000000000000000000",
 			Status: cffake.TokenDisabled, Permissions: []cffake.Permission{cffake.PermAccountRead, cffake.PermKVEdit, cffake.PermR2Edit}},
 			failing: []string{"API token", "account"}, fix: "CLOUDFLARE_API_TOKEN"},
@@ -63,8 +66,8 @@ func TestCheck(t *testing.T) {
 					t.Errorf("no finding mentions %q: %+v", tc.fix, findings)
 				}
 			}
-			if len(tc.failing) == 0 && len(findings) != 5 {
-				t.Errorf("%d findings, want 5: %+v", len(findings), findings)
+			if len(tc.failing) == 0 && len(findings) != 6 {
+				t.Errorf("%d findings, want 6: %+v", len(findings), findings)
 			}
 		})
 	}
