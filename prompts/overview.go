@@ -3,6 +3,7 @@ package prompts
 import (
 	"context"
 	"fmt"
+	"iter"
 	"strings"
 	"unicode/utf8"
 
@@ -51,25 +52,10 @@ kv_list, kv_get, r2_list and r2_head. Do not change or delete anything.`)
 }
 
 func (p *Prompts) surveyNamespaces(ctx context.Context, b *strings.Builder) error {
-	var all []storage.Namespace
-	opts := storage.ListOptions{Limit: storage.MaxNamespaceList}
-	more := false
-	for {
-		page, err := p.Store.KV().ListNamespaces(ctx, opts)
-		if err != nil {
-			return err
-		}
-		all = append(all, page.Namespaces...)
-		if page.Cursor == "" {
-			break
-		}
-		if len(all) >= surveyDetailed+surveyNamed {
-			more = true
-			break
-		}
-		opts.Cursor = page.Cursor
+	all, more, err := firstN(storage.AllNamespaces(ctx, p.Store.KV(), storage.ListOptions{}), surveyDetailed+surveyNamed)
+	if err != nil {
+		return err
 	}
-	all = all[:min(len(all), surveyDetailed+surveyNamed)]
 	fmt.Fprintf(b, "KV namespaces: %s\n", count(len(all), more))
 	if len(all) == 0 {
 		b.WriteString("- (none)\n")
@@ -120,25 +106,10 @@ func (p *Prompts) surveyNamespaces(ctx context.Context, b *strings.Builder) erro
 }
 
 func (p *Prompts) surveyBuckets(ctx context.Context, b *strings.Builder) error {
-	var all []storage.Bucket
-	opts := storage.ListOptions{Limit: storage.MaxBucketList}
-	more := false
-	for {
-		page, err := p.Store.R2().ListBuckets(ctx, opts)
-		if err != nil {
-			return err
-		}
-		all = append(all, page.Buckets...)
-		if page.Cursor == "" {
-			break
-		}
-		if len(all) >= surveyDetailed+surveyNamed {
-			more = true
-			break
-		}
-		opts.Cursor = page.Cursor
+	all, more, err := firstN(storage.AllBuckets(ctx, p.Store.R2(), storage.ListOptions{}), surveyDetailed+surveyNamed)
+	if err != nil {
+		return err
 	}
-	all = all[:min(len(all), surveyDetailed+surveyNamed)]
 	fmt.Fprintf(b, "R2 buckets: %s\n", count(len(all), more))
 	if len(all) == 0 {
 		b.WriteString("- (none)\n")
@@ -236,4 +207,18 @@ func size(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// firstN takes at most n items of seq, and reports whether there were more.
+func firstN[T any](seq iter.Seq2[T, error], n int) (items []T, more bool, err error) {
+	for it, err := range seq {
+		if err != nil {
+			return nil, false, err
+		}
+		if len(items) == n {
+			return items, true, nil
+		}
+		items = append(items, it)
+	}
+	return items, false, nil
 }

@@ -123,24 +123,16 @@ func (c *Completer) buckets(ctx context.Context, prefix string) (*mcp.Completion
 func (c *Completer) namespaces(ctx context.Context, prefix string) (*mcp.Completion, error) {
 	lower := strings.ToLower(prefix)
 	var values []string
-	opts := storage.ListOptions{Limit: storage.MaxNamespaceList}
-	for {
-		page, err := c.store.KV().ListNamespaces(ctx, opts)
+	for ns, err := range storage.AllNamespaces(ctx, c.store.KV(), storage.ListOptions{}) {
 		if err != nil {
 			return quiet(err)
 		}
-		for _, ns := range page.Namespaces {
-			switch {
-			case strings.HasPrefix(strings.ToLower(ns.Title), lower) && !storage.IsNamespaceID(ns.Title):
-				values = append(values, ns.Title)
-			case prefix != "" && strings.HasPrefix(strings.ToLower(ns.ID), lower):
-				values = append(values, ns.ID)
-			}
+		switch {
+		case strings.HasPrefix(strings.ToLower(ns.Title), lower) && !storage.IsNamespaceID(ns.Title):
+			values = append(values, ns.Title)
+		case prefix != "" && strings.HasPrefix(strings.ToLower(ns.ID), lower):
+			values = append(values, ns.ID)
 		}
-		if page.Cursor == "" {
-			break
-		}
-		opts.Cursor = page.Cursor
 	}
 	slices.Sort(values)
 	return completion(slices.Compact(values), false), nil

@@ -308,24 +308,17 @@ func jsonRow(row []any) []any {
 // databaseResources lists the databases the Store shows, as folder
 // resources. A backend without D1 has none.
 func (r *Resources) databaseResources(ctx context.Context, want map[string]mcp.Resource) error {
-	opts := storage.ListOptions{Limit: storage.MaxDatabaseList}
-	for {
-		page, err := r.store.D1().ListDatabases(ctx, opts)
+	for db, err := range storage.AllDatabases(ctx, r.store.D1(), storage.ListOptions{}) {
 		if storage.CodeOf(err) == storage.CodeUnsupported {
 			return nil
 		}
 		if err != nil {
 			return err
 		}
-		for _, db := range page.Databases {
-			res := databaseResource(db)
-			want[res.URI] = res
-		}
-		if page.Cursor == "" {
-			return nil
-		}
-		opts.Cursor = page.Cursor
+		res := databaseResource(db)
+		want[res.URI] = res
 	}
+	return nil
 }
 
 func databaseResource(db storage.Database) mcp.Resource {
@@ -343,24 +336,16 @@ func databaseResource(db storage.Database) mcp.Resource {
 func (c *Completer) databases(ctx context.Context, prefix string) (*mcp.Completion, error) {
 	lower := strings.ToLower(prefix)
 	var values []string
-	opts := storage.ListOptions{Limit: storage.MaxDatabaseList}
-	for {
-		page, err := c.store.D1().ListDatabases(ctx, opts)
+	for db, err := range storage.AllDatabases(ctx, c.store.D1(), storage.ListOptions{}) {
 		if err != nil {
 			return quiet(err)
 		}
-		for _, db := range page.Databases {
-			switch {
-			case db.Name != "" && strings.HasPrefix(db.Name, lower):
-				values = append(values, db.Name)
-			case prefix != "" && strings.HasPrefix(strings.ToLower(db.ID), lower):
-				values = append(values, db.ID)
-			}
+		switch {
+		case db.Name != "" && strings.HasPrefix(db.Name, lower):
+			values = append(values, db.Name)
+		case prefix != "" && strings.HasPrefix(strings.ToLower(db.ID), lower):
+			values = append(values, db.ID)
 		}
-		if page.Cursor == "" {
-			break
-		}
-		opts.Cursor = page.Cursor
 	}
 	slices.Sort(values)
 	return completion(slices.Compact(values), false), nil

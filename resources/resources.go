@@ -234,35 +234,19 @@ func (r *Resources) Refresh(ctx context.Context) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	want := map[string]mcp.Resource{}
-	nsOpts := storage.ListOptions{Limit: storage.MaxNamespaceList}
-	for {
-		page, err := r.store.KV().ListNamespaces(ctx, nsOpts)
+	for ns, err := range storage.AllNamespaces(ctx, r.store.KV(), storage.ListOptions{}) {
 		if err != nil {
 			return err
 		}
-		for _, ns := range page.Namespaces {
-			res := namespaceResource(ns)
-			want[res.URI] = res
-		}
-		if page.Cursor == "" {
-			break
-		}
-		nsOpts.Cursor = page.Cursor
+		res := namespaceResource(ns)
+		want[res.URI] = res
 	}
-	bOpts := storage.ListOptions{Limit: storage.MaxBucketList}
-	for {
-		page, err := r.store.R2().ListBuckets(ctx, bOpts)
+	for b, err := range storage.AllBuckets(ctx, r.store.R2(), storage.ListOptions{}) {
 		if err != nil {
 			return err
 		}
-		for _, b := range page.Buckets {
-			res := bucketResource(b.Name)
-			want[res.URI] = res
-		}
-		if page.Cursor == "" {
-			break
-		}
-		bOpts.Cursor = page.Cursor
+		res := bucketResource(b.Name)
+		want[res.URI] = res
 	}
 	if err := r.databaseResources(ctx, want); err != nil {
 		return err

@@ -241,6 +241,8 @@ func (g *guardedKV) resolve(ctx context.Context, ref string) (Namespace, error) 
 		}
 		return ns, nil
 	}
+	// Whole pages are remembered, so resolving the next title usually costs
+	// nothing: this loop pages by hand rather than through AllNamespaces.
 	opts := ListOptions{Limit: MaxNamespaceList}
 	for {
 		page, err := g.inner.ListNamespaces(ctx, opts)

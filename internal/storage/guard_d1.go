@@ -52,25 +52,18 @@ func (g *guardedD1) resolve(ctx context.Context, ref string) (Database, error) {
 	if err := validateDatabaseName("database", ref); err != nil {
 		return Database{}, err
 	}
-	opts := ListOptions{Prefix: ref, Limit: MaxDatabaseList}
-	for {
-		page, err := g.inner.ListDatabases(ctx, opts)
+	for db, err := range AllDatabases(ctx, g.inner, ListOptions{Prefix: ref}) {
 		if err != nil {
 			return Database{}, err
 		}
-		for _, db := range page.Databases {
-			if db.Name == ref {
-				if !g.allowed(db) {
-					return Database{}, notFoundDB(ref)
-				}
-				return db, nil
+		if db.Name == ref {
+			if !g.allowed(db) {
+				return Database{}, notFoundDB(ref)
 			}
+			return db, nil
 		}
-		if page.Cursor == "" {
-			return Database{}, notFoundDB(ref)
-		}
-		opts.Cursor = page.Cursor
 	}
+	return Database{}, notFoundDB(ref)
 }
 
 // check confirms that database id exists and is reachable.
