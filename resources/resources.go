@@ -16,7 +16,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"regexp"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -56,7 +55,7 @@ type Resources struct {
 	pageSize  int
 	log       *slog.Logger
 
-	templates []*regexp.Regexp // of the registered templates
+	templates []*mcp.ResourceTemplate // the registered templates
 
 	// mu serializes changes of the registered folder resources.
 	mu        sync.Mutex
@@ -113,7 +112,7 @@ func (r *Resources) Register(srv *server.MCPServer, hooks *server.Hooks) {
 			"and first rows, at most %d (numbers stay numbers, blobs as {\"base64\": ...}), and a note on how to page "+
 			"with d1_query. d1://database/ (table left empty) lists the tables with their columns and CREATE statements, "+
 			"each with its own URI. Names are percent-encoded.", MaxTableRows)))
-	r.templates = []*regexp.Regexp{r2.URITemplate.Regexp(), kv.URITemplate.Regexp(), d1.URITemplate.Regexp()}
+	r.templates = []*mcp.ResourceTemplate{&r2, &kv, &d1}
 	srv.AddResourceTemplates(
 		server.ServerResourceTemplate{Template: r2, Handler: r.handle},
 		server.ServerResourceTemplate{Template: kv, Handler: r.handle},
@@ -168,8 +167,11 @@ func (r *Resources) beforeRead(ctx context.Context, _ any, req *mcp.ReadResource
 // matches reports whether uri reaches one of the templates (and so the
 // handler); the folder resources' URIs all do.
 func (r *Resources) matches(uri string) bool {
-	for _, re := range r.templates {
-		if re.MatchString(uri) {
+	for _, t := range r.templates {
+		// Regexp compiles on first use and is cached in the template:
+		// compiling all three at start-up would cost every session that
+		// never reads a resource.
+		if t.URITemplate.Regexp().MatchString(uri) {
 			return true
 		}
 	}
