@@ -99,3 +99,40 @@ func peakRSS(pid int) (int, error) {
 	}
 	return 0, fmt.Errorf("no VmHWM in /proc/%d/status", pid)
 }
+
+// BenchmarkProcessStart measures the floor under BenchmarkColdStart: from
+// process start to exit of `mcp-cfstorage version`, which runs the Go
+// runtime's start-up and every linked package's initializers and nothing
+// of the server. A Go hello world, built here, is the machine's baseline.
+func BenchmarkProcessStart(b *testing.B) {
+	dir := b.TempDir()
+	hello := dir + "/hello"
+	if err := os.WriteFile(dir+"/main.go", []byte("package main\n\nimport \"fmt\"\n\nfunc main() { fmt.Println(\"hello\") }\n"), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	build := exec.Command("go", "build", "-o", hello, dir+"/main.go")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		b.Fatalf("build hello world: %v\n%s", err, out)
+	}
+	for _, bc := range []struct {
+		name string
+		argv []string
+	}{
+		{"hello-world", []string{hello}},
+		{"mcp-cfstorage-version", []string{binary, "version"}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			var waits []time.Duration
+			for b.Loop() {
+				start := time.Now()
+				if out, err := exec.Command(bc.argv[0], bc.argv[1:]...).Output(); err != nil || len(out) == 0 {
+					b.Fatalf("%v: %v %q", bc.argv, err, out)
+				}
+				waits = append(waits, time.Since(start))
+			}
+			slices.Sort(waits)
+			b.ReportMetric(float64(waits[len(waits)/2])/1e6, "median-ms")
+		})
+	}
+}
