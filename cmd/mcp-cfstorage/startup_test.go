@@ -80,4 +80,3 @@ func parseInitTrace(trace []byte) ([]initCost, error) {
 	}
 	return out, sc.Err()
 }
-
