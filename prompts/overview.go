@@ -30,21 +30,31 @@ func (p *Prompts) storageOverview(ctx context.Context, _ mcp.GetPromptRequest) (
 	if err != nil {
 		return nil, promptError(err)
 	}
-	fmt.Fprintf(&b, "Inventory of the Cloudflare storage this MCP server can reach (%s backend), read just now.\n\n", desc.Backend)
-	if err := p.surveyNamespaces(ctx, &b); err != nil {
-		return nil, promptError(err)
+	fmt.Fprintf(&b, "Inventory of the Cloudflare storage this MCP server can reach (%s backend), read just now.\n", desc.Backend)
+	// Only the areas the server serves (--toolsets) are surveyed, and only
+	// their resources and tools are suggested.
+	var schemes, tools []string
+	if p.Store.Serves(storage.AreaKV) {
+		b.WriteString("\n")
+		if err := p.surveyNamespaces(ctx, &b); err != nil {
+			return nil, promptError(err)
+		}
+		schemes, tools = append(schemes, "kv://"), append(tools, "kv_list", "kv_get")
 	}
-	b.WriteString("\n")
-	if err := p.surveyBuckets(ctx, &b); err != nil {
-		return nil, promptError(err)
+	if p.Store.Serves(storage.AreaR2) {
+		b.WriteString("\n")
+		if err := p.surveyBuckets(ctx, &b); err != nil {
+			return nil, promptError(err)
+		}
+		schemes, tools = append(schemes, "r2://"), append(tools, "r2_list", "r2_head")
 	}
-	b.WriteString(`
+	fmt.Fprintf(&b, `
 Summarise what is stored, for someone who has not seen this account: for each KV namespace and R2 bucket, say what it
 appears to hold and to be used for (judge by the names, keys, folders and content types), roughly how much is in it,
 and anything notable: expiring keys, empty namespaces or buckets, names that look like leftovers, tests or duplicates.
 Keep it short, grouped by purpose rather than repeating the inventory. End with two or three useful next steps.
-To look deeper before answering, read the kv:// and r2:// resources named above (folders read as listings) or call
-kv_list, kv_get, r2_list and r2_head. Do not change or delete anything.`)
+To look deeper before answering, read the %s resources named above (folders read as listings) or call
+%s. Do not change or delete anything.`, strings.Join(schemes, " and "), strings.Join(tools, ", "))
 	return &mcp.GetPromptResult{
 		Description: "A live survey of every KV namespace and R2 bucket, with a request to summarise them.",
 		Messages:    []mcp.PromptMessage{userText(b.String())},

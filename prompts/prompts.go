@@ -67,29 +67,28 @@ func (p *Prompts) ServerOptions() []server.ServerOption {
 	}
 }
 
-// Register adds the prompts to srv.
+// Register adds the prompts of the areas the Store serves to srv:
+// storage_overview needs KV or R2, wire_worker both.
 func (p *Prompts) Register(srv *server.MCPServer) {
-	srv.AddPrompts(
-		server.ServerPrompt{
-			Prompt: mcp.NewPrompt(StorageOverview,
-				mcp.WithPromptTitle("Survey my Cloudflare storage"),
-				mcp.WithPromptDescription("Survey every KV namespace and R2 bucket this server can reach (counts, first keys, "+
-					"top-level folders and objects, read live) and ask for a summary of what is stored.")),
-			Handler: p.storageOverview,
-		},
-		server.ServerPrompt{
-			Prompt: mcp.NewPrompt(WireWorker,
-				mcp.WithPromptTitle("Wire a Worker to KV and R2"),
-				mcp.WithPromptDescription("Draft a Cloudflare Worker in TypeScript and its wrangler.toml that read from a KV "+
-					"namespace and an R2 bucket, bound with their real id and name."),
-				mcp.WithArgument(ArgNamespace, mcp.RequiredArgument(),
-					mcp.ArgumentDescription("the KV namespace to bind: its title or id")),
-				mcp.WithArgument(ArgBucket, mcp.RequiredArgument(),
-					mcp.ArgumentDescription("the R2 bucket to bind: its name")),
-			),
-			Handler: p.wireWorker,
-		},
-	)
+	kv, r2 := p.Store.Serves(storage.AreaKV), p.Store.Serves(storage.AreaR2)
+	if kv || r2 {
+		srv.AddPrompt(mcp.NewPrompt(StorageOverview,
+			mcp.WithPromptTitle("Survey my Cloudflare storage"),
+			mcp.WithPromptDescription("Survey every KV namespace and R2 bucket this server can reach (counts, first keys, "+
+				"top-level folders and objects, read live) and ask for a summary of what is stored.")),
+			p.storageOverview)
+	}
+	if kv && r2 {
+		srv.AddPrompt(mcp.NewPrompt(WireWorker,
+			mcp.WithPromptTitle("Wire a Worker to KV and R2"),
+			mcp.WithPromptDescription("Draft a Cloudflare Worker in TypeScript and its wrangler.toml that read from a KV "+
+				"namespace and an R2 bucket, bound with their real id and name."),
+			mcp.WithArgument(ArgNamespace, mcp.RequiredArgument(),
+				mcp.ArgumentDescription("the KV namespace to bind: its title or id")),
+			mcp.WithArgument(ArgBucket, mcp.RequiredArgument(),
+				mcp.ArgumentDescription("the R2 bucket to bind: its name")),
+		), p.wireWorker)
+	}
 }
 
 // CompletePromptArgument implements server.PromptCompletionProvider.

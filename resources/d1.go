@@ -305,22 +305,6 @@ func jsonRow(row []any) []any {
 
 // Refresh and completion.
 
-// databaseResources lists the databases the Store shows, as folder
-// resources. A backend without D1 has none.
-func (r *Resources) databaseResources(ctx context.Context, want map[string]mcp.Resource) error {
-	for db, err := range storage.AllDatabases(ctx, r.store.D1(), storage.ListOptions{}) {
-		if storage.CodeOf(err) == storage.CodeUnsupported {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		res := databaseResource(db)
-		want[res.URI] = res
-	}
-	return nil
-}
-
 func databaseResource(db storage.Database) mcp.Resource {
 	name := db.Name
 	if name == "" {

@@ -1,11 +1,13 @@
 package resources_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/mark3labs/mcp-go/client"
@@ -404,7 +406,7 @@ func TestD1AllowListAndReadOnly(t *testing.T) {
 // slice.
 type noD1 struct{ storage.Backend }
 
-func (noD1) D1() storage.D1 { return storage.UnsupportedD1{Reason: "no D1 here"} }
+func (noD1) D1() storage.D1 { return storage.Unsupported{Reason: "no D1 here"} }
 
 // Without D1, resources/list still lists buckets and namespaces, database
 // completion is empty, and a d1:// read says D1 is unsupported.
@@ -429,5 +431,71 @@ func TestD1Unsupported(t *testing.T) {
 	}
 	if _, err := h.tryRead("d1://app/"); err == nil || !strings.Contains(err.Error(), "unsupported") {
 		t.Errorf("d1 read without D1: %v", err)
+	}
+}
+
+// flakyR2 is a backend whose bucket listing fails while failing is set, as
+// when a token lacks R2 permissions.
+type flakyR2 struct {
+	storage.Backend
+	failing *atomic.Bool
+}
+
+func (b flakyR2) R2() storage.R2 { return flakyBuckets{b.Backend.R2(), b.failing} }
+
+type flakyBuckets struct {
+	storage.R2
+	failing *atomic.Bool
+}
+
+func (f flakyBuckets) ListBuckets(ctx context.Context, opts storage.ListOptions) (storage.BucketPage, error) {
+	if f.failing.Load() {
+		return storage.BucketPage{}, storage.Errorf(storage.CodePermissionDenied, "the token may not list buckets")
+	}
+	return f.R2.ListBuckets(ctx, opts)
+}
+
+// One area failing to list does not stop resources/list: the others are
+// brought up to date, and the failing one keeps the folders known before.
+func TestRefreshSurvivesOneAreaFailing(t *testing.T) {
+	backend := local.New(t.TempDir())
+	t.Cleanup(func() { backend.Close() })
+	failing := &atomic.Bool{}
+	srv, err := mcpserver.New(mcpserver.Options{Version: "test", Store: storage.Guard(flakyR2{backend, failing}, storage.Policy{})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, notes: make(chan string, 100)}
+	h.Session = mcptest.InProcess(t, srv)
+	// Made behind the server's back: only a refresh finds them.
+	if _, err := backend.R2().CreateBucket(ctx(t), storage.BucketSpec{Name: "bkt"}); err != nil {
+		t.Fatal(err)
+	}
+	uris := func() []string {
+		var out []string
+		for _, r := range h.listAll(0) {
+			out = append(out, r.URI)
+		}
+		slices.Sort(out)
+		return out
+	}
+	if got := uris(); !slices.Equal(got, []string{"r2://bkt/"}) {
+		t.Fatalf("resources/list = %q", got)
+	}
+	failing.Store(true)
+	ns, err := backend.KV().CreateNamespace(ctx(t), "site-config")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := backend.D1().CreateDatabase(ctx(t), storage.DatabaseSpec{Name: "app"}); err != nil {
+		t.Fatal(err)
+	}
+	db, err := backend.D1().ListDatabases(ctx(t), storage.ListOptions{})
+	if err != nil || len(db.Databases) != 1 {
+		t.Fatal(db, err)
+	}
+	want := []string{"d1://" + db.Databases[0].ID + "/", "kv://" + ns.ID + "/", "r2://bkt/"}
+	if got := uris(); !slices.Equal(got, want) {
+		t.Fatalf("resources/list while R2 fails = %q, want %q", got, want)
 	}
 }

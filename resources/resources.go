@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"time"
 
@@ -112,12 +113,17 @@ func (r *Resources) Register(srv *server.MCPServer, hooks *server.Hooks) {
 			"and first rows, at most %d (numbers stay numbers, blobs as {\"base64\": ...}), and a note on how to page "+
 			"with d1_query. d1://database/ (table left empty) lists the tables with their columns and CREATE statements, "+
 			"each with its own URI. Names are percent-encoded.", MaxTableRows)))
-	r.templates = []*mcp.ResourceTemplate{&r2, &kv, &d1}
-	srv.AddResourceTemplates(
-		server.ServerResourceTemplate{Template: r2, Handler: r.handle},
-		server.ServerResourceTemplate{Template: kv, Handler: r.handle},
-		server.ServerResourceTemplate{Template: d1, Handler: r.handle},
-	)
+	// Only the areas the Store serves (--toolsets) get a template: a
+	// KV-only server shows no r2:// or d1:// URIs.
+	for _, t := range []struct {
+		area     storage.Area
+		template mcp.ResourceTemplate
+	}{{storage.AreaR2, r2}, {storage.AreaKV, kv}, {storage.AreaD1, d1}} {
+		if r.store.Serves(t.area) {
+			r.templates = append(r.templates, &t.template)
+			srv.AddResourceTemplates(server.ServerResourceTemplate{Template: t.template, Handler: r.handle})
+		}
+	}
 	hooks.AddBeforeReadResource(r.beforeRead)
 	hooks.AddBeforeListResources(r.beforeList)
 	r.store.OnChange(r.changed)
@@ -229,32 +235,38 @@ func (r *Resources) beforeList(ctx context.Context, _ any, req *mcp.ListResource
 
 // Refresh registers one folder resource per bucket, namespace and D1
 // database the Store shows (the allow-lists apply) and removes the others. mcp-go sends
-// notifications/resources/list_changed when the set changes.
+// notifications/resources/list_changed when the set changes. An area whose
+// listing fails (a token without R2 permissions, say) keeps the folders
+// known before, and the error is returned after the other areas are
+// brought up to date.
 func (r *Resources) Refresh(ctx context.Context) error {
 	// Hold the lock while listing too, so that a change reported meanwhile
 	// is not undone by a listing taken before it.
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	have := r.srv.ListResources()
 	want := map[string]mcp.Resource{}
-	for ns, err := range storage.AllNamespaces(ctx, r.store.KV(), storage.ListOptions{}) {
-		if err != nil {
-			return err
+	var errs []error
+	for _, area := range storage.Areas {
+		if !r.store.Serves(area) {
+			continue
 		}
-		res := namespaceResource(ns)
-		want[res.URI] = res
-	}
-	for b, err := range storage.AllBuckets(ctx, r.store.R2(), storage.ListOptions{}) {
+		found, err := r.folders(ctx, area)
 		if err != nil {
-			return err
+			errs = append(errs, fmt.Errorf("%s: %w", area.Title(), err))
+			prefix := string(area) + "://"
+			for uri, res := range have {
+				if strings.HasPrefix(uri, prefix) {
+					want[uri] = res.Resource
+				}
+			}
+			continue
 		}
-		res := bucketResource(b.Name)
-		want[res.URI] = res
-	}
-	if err := r.databaseResources(ctx, want); err != nil {
-		return err
+		for _, res := range found {
+			want[res.URI] = res
+		}
 	}
 
-	have := r.srv.ListResources()
 	var gone []string
 	for uri := range have {
 		if _, ok := want[uri]; !ok {
@@ -274,7 +286,39 @@ func (r *Resources) Refresh(ctx context.Context) error {
 		r.srv.AddResources(changed...)
 	}
 	r.refreshed = time.Now()
-	return nil
+	return errors.Join(errs...)
+}
+
+// folders lists the folder resources of one area.
+func (r *Resources) folders(ctx context.Context, area storage.Area) ([]mcp.Resource, error) {
+	var out []mcp.Resource
+	switch area {
+	case storage.AreaKV:
+		for ns, err := range storage.AllNamespaces(ctx, r.store.KV(), storage.ListOptions{}) {
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, namespaceResource(ns))
+		}
+	case storage.AreaR2:
+		for b, err := range storage.AllBuckets(ctx, r.store.R2(), storage.ListOptions{}) {
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, bucketResource(b.Name))
+		}
+	case storage.AreaD1:
+		for db, err := range storage.AllDatabases(ctx, r.store.D1(), storage.ListOptions{}) {
+			if storage.CodeOf(err) == storage.CodeUnsupported {
+				return nil, nil // a backend without D1 has no databases
+			}
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, databaseResource(db))
+		}
+	}
+	return out, nil
 }
 
 // changed follows the Store's namespace, bucket and database changes, so that clients

@@ -80,6 +80,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, stdin io
 		Namespaces: cfg.AllowNamespaces,
 		Buckets:    cfg.AllowBuckets,
 		Databases:  cfg.AllowDatabases,
+		Off:        storage.Unnamed(cfg.Toolsets),
 	})
 	srv, err := mcpserver.New(mcpserver.Options{
 		Version:        buildVersion(),

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -117,7 +118,12 @@ func options() []option {
 			}},
 		{name: "toolsets", env: "CFSTORAGE_TOOLSETS", def: "all",
 			usage: "comma-separated tool areas to offer: kv, r2, d1, account",
-			set:   func(c *Config, v string) error { c.Toolsets = splitList(v); return nil }},
+			set: func(c *Config, v string) error {
+				if c.Toolsets = splitList(v); slices.Equal(c.Toolsets, []string{"all"}) {
+					c.Toolsets = nil // the default, spelt out
+				}
+				return nil
+			}},
 		{name: "allow-namespaces", env: "CFSTORAGE_ALLOW_NAMESPACES",
 			usage: "comma-separated KV namespace ids or titles; when set, no other namespace is visible",
 			set:   func(c *Config, v string) error { c.AllowNamespaces = splitList(v); return nil }},

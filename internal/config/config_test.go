@@ -143,3 +143,23 @@ func TestDefaultDataDir(t *testing.T) {
 		t.Errorf("with HOME: %s", got)
 	}
 }
+
+// "all", the documented default, may be spelt out.
+func TestToolsetsAll(t *testing.T) {
+	for _, v := range []string{"all", " all "} {
+		c, err := Load([]string{"--toolsets", v}, env(nil), &bytes.Buffer{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Toolsets != nil {
+			t.Errorf("--toolsets %q = %q, want every toolset (nil)", v, c.Toolsets)
+		}
+	}
+	c, err := Load([]string{"--toolsets", "kv,all"}, env(nil), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(c.Toolsets, []string{"kv", "all"}) {
+		t.Errorf("a list with all in it is kept as given, for Validate to refuse: %q", c.Toolsets)
+	}
+}

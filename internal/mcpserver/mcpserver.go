@@ -4,7 +4,9 @@
 package mcpserver
 
 import (
+	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/mark3labs/mcp-go/server"
@@ -43,12 +45,50 @@ type Options struct {
 	RootsTimeout time.Duration
 }
 
-const instructions = `This server gives access to Cloudflare storage: Workers KV (namespaces of keys), R2 (buckets of objects) and D1 (SQLite databases).
-Call whoami to see which backend and account are in use. KV namespaces are named by id or title, D1 databases by id or name.
-In d1_query, put values in params with ? placeholders, never into the SQL text.
-Large values and objects are streamed with file_path (upload) and save_to (download) inside the allowed directories.
-Stored data is also browsable as resources: r2://bucket/key and kv://namespace/key, and folders (URIs ending in /) read as listings; d1://database/table reads a table's first rows, d1://database/ lists its tables.
-Errors start with a code (invalid_argument, not_found, too_large, ...) followed by what to change.`
+// instructions tells the model what the server offers, naming only the
+// areas the Store serves.
+func instructions(store *storage.Store) string {
+	kv, r2, d1 := store.Serves(storage.AreaKV), store.Serves(storage.AreaR2), store.Serves(storage.AreaD1)
+	var areas, names, browse []string
+	if kv {
+		areas = append(areas, "Workers KV (namespaces of keys)")
+		names = append(names, "KV namespaces are named by id or title")
+		browse = append(browse, "kv://namespace/key")
+	}
+	if r2 {
+		areas = append(areas, "R2 (buckets of objects)")
+		browse = append(browse, "r2://bucket/key")
+	}
+	if d1 {
+		areas = append(areas, "D1 (SQLite databases)")
+		names = append(names, "D1 databases by id or name")
+	}
+	if len(areas) == 0 {
+		return "This server gives access to Cloudflare storage; it was started with no storage area (--toolsets). Call whoami to see the backend and account in use."
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "This server gives access to Cloudflare storage: %s.\n", strings.Join(areas, ", "))
+	b.WriteString("Call whoami to see which backend and account are in use.")
+	if len(names) > 0 {
+		fmt.Fprintf(&b, " %s.", strings.Join(names, ", "))
+	}
+	b.WriteString("\n")
+	if d1 {
+		b.WriteString("In d1_query, put values in params with ? placeholders, never into the SQL text.\n")
+	}
+	if kv || r2 {
+		b.WriteString("Large values and objects are streamed with file_path (upload) and save_to (download) inside the allowed directories.\n")
+		fmt.Fprintf(&b, "Stored data is also browsable as resources: %s, and folders (URIs ending in /) read as listings", strings.Join(browse, " and "))
+		if d1 {
+			b.WriteString("; d1://database/table reads a table's first rows, d1://database/ lists its tables")
+		}
+		b.WriteString(".\n")
+	} else if d1 {
+		b.WriteString("Databases are also browsable as resources: d1://database/table reads a table's first rows, d1://database/ lists its tables.\n")
+	}
+	b.WriteString("Errors start with a code (invalid_argument, not_found, too_large, ...) followed by what to change.")
+	return b.String()
+}
 
 // New builds the MCP server. It touches no storage: the backend is opened by
 // the first request that needs it.
@@ -74,7 +114,7 @@ func New(o Options) (*server.MCPServer, error) {
 		server.WithRecovery(),
 		server.WithResourceRecovery(),
 		server.WithLogging(),
-		server.WithInstructions(instructions),
+		server.WithInstructions(instructions(o.Store)),
 		server.WithPaginationLimit(o.PageSize),
 		server.WithHooks(hooks),
 		server.WithToolHandlerMiddleware(roots.middleware),

@@ -24,6 +24,9 @@ func LocalServer(dataDir string, policy storage.Policy, o mcpserver.Options, roo
 	if o.Version == "" {
 		o.Version = "test"
 	}
+	if policy.Off == nil {
+		policy.Off = storage.Unnamed(o.Toolsets)
+	}
 	o.Store, o.Roots = storage.Guard(backend, policy), r
 	srv, err := mcpserver.New(o)
 	if err != nil {

@@ -87,29 +87,3 @@ type QueryMeta struct {
 
 // D1QueryTimeout is how long a batch may run before it is interrupted.
 const D1QueryTimeout = 30 * time.Second
-
-// UnsupportedD1 is a D1 whose every method fails with ErrUnsupported and
-// Reason: for a backend that does not offer D1 (yet).
-type UnsupportedD1 struct{ Reason string }
-
-var _ D1 = UnsupportedD1{}
-
-func (u UnsupportedD1) err() error { return Errorf(CodeUnsupported, "%s", u.Reason) }
-
-func (u UnsupportedD1) ListDatabases(context.Context, ListOptions) (DatabasePage, error) {
-	return DatabasePage{}, u.err()
-}
-
-func (u UnsupportedD1) CreateDatabase(context.Context, DatabaseSpec) (Database, error) {
-	return Database{}, u.err()
-}
-
-func (u UnsupportedD1) GetDatabase(context.Context, string) (Database, error) {
-	return Database{}, u.err()
-}
-
-func (u UnsupportedD1) DeleteDatabase(context.Context, string) error { return u.err() }
-
-func (u UnsupportedD1) Query(context.Context, string, []Statement, QueryOptions) ([]QueryResult, error) {
-	return nil, u.err()
-}

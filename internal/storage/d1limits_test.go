@@ -73,8 +73,8 @@ func TestD1BindingTOML(t *testing.T) {
 }
 
 // The Cloudflare stub and any backend without D1 answer unsupported.
-func TestUnsupportedD1(t *testing.T) {
-	u := storage.UnsupportedD1{Reason: "no D1 here"}
+func TestUnsupported(t *testing.T) {
+	u := storage.Unsupported{Reason: "no D1 here"}
 	_, err := u.ListDatabases(t.Context(), storage.ListOptions{})
 	if storage.CodeOf(err) != storage.CodeUnsupported || !strings.Contains(err.Error(), "no D1 here") {
 		t.Errorf("ListDatabases: %v", err)

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -18,6 +19,10 @@ type Policy struct {
 	// Databases, when not empty, are the only D1 databases reachable (by
 	// id or name).
 	Databases []string
+	// Off are the areas the server does not serve (--toolsets without
+	// them): every call to them fails with ErrUnsupported before any I/O,
+	// so that a token without, say, R2 permissions is never used for R2.
+	Off []Area
 	// Now is the clock for expiration checks; nil means time.Now.
 	Now func() time.Time
 }
@@ -46,11 +51,29 @@ func Guard(b Backend, p Policy) *Store {
 	}
 	obs := &observers{}
 	s := &Store{inner: b, policy: p, changes: obs}
-	s.kv = &guardedKV{inner: b.KV(), policy: p, changes: obs, titles: map[string]cachedNamespace{}, ids: map[string]cachedNamespace{}}
-	s.r2 = &guardedR2{inner: b.R2(), policy: p, changes: obs}
-	s.d1 = &guardedD1{inner: b.D1(), policy: p, changes: obs}
+	var kv KV = b.KV()
+	var r2 R2 = b.R2()
+	var d1 D1 = b.D1()
+	for _, a := range p.Off {
+		off := Unsupported{Reason: fmt.Sprintf("%s is not served: the server runs with --toolsets leaving out %s (add it to use %s)", a.Title(), a, a.Title())}
+		switch a {
+		case AreaKV:
+			kv = off
+		case AreaR2:
+			r2 = off
+		case AreaD1:
+			d1 = off
+		}
+	}
+	s.kv = &guardedKV{inner: kv, policy: p, changes: obs, titles: map[string]cachedNamespace{}, ids: map[string]cachedNamespace{}}
+	s.r2 = &guardedR2{inner: r2, policy: p, changes: obs}
+	s.d1 = &guardedD1{inner: d1, policy: p, changes: obs}
 	return s
 }
+
+// Serves reports whether the Store serves area: its Policy does not turn
+// it off. Resources and prompts leave out the areas it does not serve.
+func (s *Store) Serves(a Area) bool { return !slices.Contains(s.policy.Off, a) }
 
 // ChangeKind says what happened to a namespace or bucket.
 type ChangeKind string

@@ -53,7 +53,7 @@ func (f *fakeBackend) count(call string) int {
 func (f *fakeBackend) Name() string   { return "fake" }
 func (f *fakeBackend) KV() storage.KV { return fakeKV{f} }
 func (f *fakeBackend) R2() storage.R2 { return fakeR2{f} }
-func (f *fakeBackend) D1() storage.D1 { return storage.UnsupportedD1{Reason: "the fake has no D1"} }
+func (f *fakeBackend) D1() storage.D1 { return storage.Unsupported{Reason: "the fake has no D1"} }
 func (f *fakeBackend) Describe(context.Context) (storage.Description, error) {
 	f.record("Describe")
 	return storage.Description{Backend: "fake", DataDir: "/d"}, nil
@@ -658,5 +658,56 @@ func TestGuardD1ReadOnlyRefusesBeforeTheBackend(t *testing.T) {
 	_, err := st.D1().Query(t.Context(), id, []storage.Statement{{SQL: "select 'a;drop table t'"}}, storage.QueryOptions{})
 	if storage.CodeOf(err) != storage.CodeUnsupported {
 		t.Errorf("a read: %v, want the backend's unsupported", err)
+	}
+}
+
+// An area the Policy turns off answers unsupported, naming --toolsets, and
+// its backend is never called; the other areas are untouched.
+func TestPolicyOffAreas(t *testing.T) {
+	ctx := t.Context()
+	f := &fakeBackend{namespaces: []storage.Namespace{{ID: strings.Repeat("a", 32), Title: "site-config"}}, buckets: []string{"assets"}}
+	s := storage.Guard(f, storage.Policy{Off: storage.Unnamed([]string{"kv", "account"})})
+	if !s.Serves(storage.AreaKV) || s.Serves(storage.AreaR2) || s.Serves(storage.AreaD1) {
+		t.Fatalf("Serves: kv %v r2 %v d1 %v, want only kv", s.Serves(storage.AreaKV), s.Serves(storage.AreaR2), s.Serves(storage.AreaD1))
+	}
+	calls := map[string]func() error{
+		"ListBuckets": func() error { _, err := s.R2().ListBuckets(ctx, storage.ListOptions{}); return err },
+		"CreateBucket": func() error {
+			_, err := s.R2().CreateBucket(ctx, storage.BucketSpec{Name: "logos"})
+			return err
+		},
+		"GetObject": func() error { _, err := s.R2().GetObject(ctx, "assets", "a.txt", nil); return err },
+		"ListDatabases": func() error {
+			_, err := s.D1().ListDatabases(ctx, storage.ListOptions{})
+			return err
+		},
+	}
+	for name, call := range calls {
+		err := call()
+		if storage.CodeOf(err) != storage.CodeUnsupported || !strings.Contains(err.Error(), "--toolsets") {
+			t.Errorf("%s: %v, want unsupported naming --toolsets", name, err)
+		}
+	}
+	if got := f.took(); len(got) != 0 {
+		t.Errorf("an area that is off reached the backend: %v", got)
+	}
+	if page, err := s.KV().ListNamespaces(ctx, storage.ListOptions{}); err != nil || len(page.Namespaces) != 1 {
+		t.Errorf("KV, which is served: %v %v", page, err)
+	}
+}
+
+func TestUnnamed(t *testing.T) {
+	for _, tc := range []struct {
+		names []string
+		want  []storage.Area
+	}{
+		{nil, nil},
+		{[]string{"kv", "r2", "d1", "account"}, nil},
+		{[]string{"account"}, []storage.Area{storage.AreaKV, storage.AreaR2, storage.AreaD1}},
+		{[]string{"r2", "d1"}, []storage.Area{storage.AreaKV}},
+	} {
+		if got := storage.Unnamed(tc.names); !slices.Equal(got, tc.want) {
+			t.Errorf("Unnamed(%q) = %v, want %v", tc.names, got, tc.want)
+		}
 	}
 }
