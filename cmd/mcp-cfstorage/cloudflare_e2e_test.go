@@ -11,6 +11,7 @@ import (
 
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
+	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/cf/cffake"
 )
@@ -108,5 +109,40 @@ func TestCheckCommand(t *testing.T) {
 	out, err = bad.CombinedOutput()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(string(out), "fix:") {
 		t.Fatalf("check with an unusable data dir: %v\n%s", err, out)
+	}
+}
+
+// TestKVOnlyToolsetNeverCallsR2: a user whose token may use only KV runs
+// --toolsets kv,account. Tools, resources/list and the overview prompt
+// work, and no R2 or D1 route of the API is ever requested.
+func TestKVOnlyToolsetNeverCallsR2(t *testing.T) {
+	env, api := fakeAccount(t)
+	s := startServerEnv(t, t.TempDir(), env, "--toolsets", "kv,account")
+	if _, ok := s.Tools["r2_list"]; ok {
+		t.Fatal("r2_list offered under --toolsets kv,account")
+	}
+	s.OK("create_kv_namespace", map[string]any{"title": "site-config"})
+	s.OK("kv_put", map[string]any{"namespace": "site-config", "key": "title", "value": "My Site"})
+	list, err := s.Client.ListResources(t.Context(), mcp.ListResourcesRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list.Resources) != 1 || !strings.HasPrefix(list.Resources[0].URI, "kv://") {
+		t.Errorf("resources/list = %+v, want the one namespace", list.Resources)
+	}
+	req := mcp.GetPromptRequest{}
+	req.Params.Name = "storage_overview"
+	if _, err := s.Client.GetPrompt(t.Context(), req); err != nil {
+		t.Fatalf("storage_overview: %v", err)
+	}
+	s.stop(t)
+	counts := api.Counts()
+	if len(counts) == 0 {
+		t.Fatal("the fake saw no requests at all")
+	}
+	for route := range counts {
+		if strings.Contains(route, "/r2/") || strings.Contains(route, "/d1/") {
+			t.Errorf("%s requested under --toolsets kv,account (all: %v)", route, counts)
+		}
 	}
 }
