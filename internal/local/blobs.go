@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/storage"
@@ -227,10 +228,79 @@ func (s *store) sweep(ctx context.Context) error {
 			}
 		}
 	}
-	if temps+blobs > 0 {
-		s.log.Info("local backend: removed files left by an interrupted write", "data_dir", s.dir, "temp_files", temps, "blobs", blobs)
+	databases, err := s.sweepD1(ctx, old)
+	if err != nil {
+		return err
+	}
+	if temps+blobs+databases > 0 {
+		s.log.Info("local backend: removed files left by an interrupted write", "data_dir", s.dir,
+			"temp_files", temps, "blobs", blobs, "d1_files", databases)
 	}
 	return nil
+}
+
+// sweepD1 removes D1 database files that no catalogue row names: a create
+// that died between making the file and committing its row, or a delete
+// that died between committing and removing the files.
+func (s *store) sweepD1(ctx context.Context, old func(fs.DirEntry) bool) (int, error) {
+	dir := filepath.Join(s.dir, d1Dir)
+	files, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, err
+	}
+	removed := 0
+	for _, f := range files {
+		if ctx.Err() != nil {
+			return removed, ctx.Err()
+		}
+		id, ok := d1FileID(f.Name())
+		if !ok || !old(f) {
+			continue
+		}
+		var one int
+		err := s.q().QueryRowContext(ctx, "SELECT 1 FROM d1_databases WHERE id = ?", id).Scan(&one)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			if os.Remove(filepath.Join(dir, f.Name())) == nil {
+				removed++
+			}
+		case err != nil:
+			return removed, err
+		}
+	}
+	return removed, nil
+}
+
+// d1FileID returns the database id of a file d1Path names (the database or
+// its -journal, -wal or -shm), and false for any other name.
+func d1FileID(name string) (string, bool) {
+	for _, suffix := range []string{".sqlite", ".sqlite-journal", ".sqlite-wal", ".sqlite-shm"} {
+		if id, ok := strings.CutSuffix(name, suffix); ok && isDatabaseID(id) {
+			return id, true
+		}
+	}
+	return "", false
+}
+
+// isDatabaseID reports whether s is a lowercase UUID, as newUUID makes.
+func isDatabaseID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // syncDir makes the entries of dir (a rename, a link, a new file) durable.

@@ -1,7 +1,9 @@
 package local
 
 import (
+	"fmt"
 	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -99,3 +101,46 @@ func TestD1ReadOnlyOpensReadOnly(t *testing.T) {
 }
 
 func d1DSNHas(dsn, part string) bool { return strings.Contains(dsn, part) }
+
+// The sweep removes D1 files that no catalogue row names (a create or a
+// delete cut short), once they are old; a database's own files, young
+// files and files of other names stay.
+func TestSweepD1Files(t *testing.T) {
+	b, clk := newTestBackend(t)
+	db, err := b.D1().CreateDatabase(t.Context(), storage.DatabaseSpec{Name: "kept"})
+	check(t, err)
+	_, err = b.D1().Query(t.Context(), db.ID, []storage.Statement{{SQL: "CREATE TABLE t (x); INSERT INTO t VALUES (42)"}}, storage.QueryOptions{})
+	check(t, err)
+	st := openedStore(t, b)
+	<-st.sweepDone // the sweep of the open; this test runs its own
+
+	orphan, deleted, young := newUUID(), newUUID(), newUUID()
+	dir := filepath.Dir(st.d1Path(db.ID))
+	files := map[string]bool{ // path: kept
+		st.d1Path(orphan):                                     false,
+		st.d1Path(deleted) + "-wal":                           false,
+		st.d1Path(deleted) + "-shm":                           false,
+		st.d1Path(young):                                      true,
+		st.d1Path(db.ID) + "-journal":                         true, // a row names it
+		filepath.Join(dir, "notes.txt"):                       true,
+		filepath.Join(dir, strings.ToUpper(orphan)+".sqlite"): true, // not a name newUUID makes
+	}
+	for path := range files {
+		check(t, os.WriteFile(path, []byte("x"), 0o600))
+	}
+	clk.advance(2 * time.Hour)
+	check(t, os.Chtimes(st.d1Path(young), clk.now(), clk.now()))
+	check(t, st.sweep(t.Context()))
+
+	for path, wantKept := range files {
+		if _, err := os.Stat(path); (err == nil) != wantKept {
+			t.Errorf("%s: kept = %v, want %v", filepath.Base(path), err == nil, wantKept)
+		}
+	}
+	check(t, os.Remove(st.d1Path(db.ID)+"-journal")) // not a real journal: SQLite would roll it back
+	res, err := b.D1().Query(t.Context(), db.ID, []storage.Statement{{SQL: "SELECT x FROM t"}}, storage.QueryOptions{ReadOnly: true})
+	check(t, err)
+	if len(res) != 1 || len(res[0].Rows) != 1 || fmt.Sprint(res[0].Rows[0][0]) != "42" {
+		t.Errorf("the kept database after the sweep: %+v", res)
+	}
+}
