@@ -25,8 +25,10 @@ trap 'stop_prism; rm -rf "$work"' EXIT
 trap 'exit 130' INT TERM
 
 if [ ! -f "$spec" ]; then
-  echo "prism: the spec is not at $spec (shared/reference beside the repository)" >&2
-  exit 1
+  # Like the spec tests of internal/cf/cffake: without shared/reference
+  # beside the clone there is nothing to check against. Said loudly.
+  echo "prism: SKIPPED: the spec is not at $spec (shared/reference beside the repository)" >&2
+  exit 0
 fi
 
 cd "$here"
