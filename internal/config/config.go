@@ -117,7 +117,7 @@ func options() []option {
 				return err
 			}},
 		{name: "toolsets", env: "CFSTORAGE_TOOLSETS", def: "all",
-			usage: "comma-separated tool areas to offer: kv, r2, d1, account",
+			usage: "comma-separated areas to offer (tools, resources and prompts): kv, r2, d1, account; all for every one",
 			set: func(c *Config, v string) error {
 				if c.Toolsets = splitList(v); slices.Equal(c.Toolsets, []string{"all"}) {
 					c.Toolsets = nil // the default, spelt out
