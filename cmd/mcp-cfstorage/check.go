@@ -39,7 +39,7 @@ func check(ctx context.Context, args []string, getenv config.Getenv, stdout, std
 			break
 		}
 		defer b.Close()
-		findings = b.Check(ctx)
+		findings = b.Check(ctx, storage.Unnamed(cfg.Toolsets)...)
 	}
 	failed := 0
 	for _, f := range findings {
@@ -52,9 +52,16 @@ func check(ctx context.Context, args []string, getenv config.Getenv, stdout, std
 			fmt.Fprintf(stdout, "     %-18s fix: %s\n", "", f.Fix)
 		}
 	}
+	for _, a := range storage.Unnamed(cfg.Toolsets) {
+		fmt.Fprintf(stdout, "skip %-18s not served: left out by --toolsets\n", a.Title())
+	}
 	if failed > 0 {
 		fmt.Fprintf(stdout, "%d of %d checks failed\n", failed, len(findings))
 		return 1
+	}
+	if len(findings) == 1 {
+		fmt.Fprintln(stdout, "the check passed")
+		return 0
 	}
 	fmt.Fprintf(stdout, "all %d checks passed\n", len(findings))
 	return 0

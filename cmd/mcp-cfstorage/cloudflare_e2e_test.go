@@ -146,3 +146,25 @@ func TestKVOnlyToolsetNeverCallsR2(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckFollowsToolsets: check tries only what --toolsets serves, and
+// says what it skipped.
+func TestCheckFollowsToolsets(t *testing.T) {
+	env, api := fakeAccount(t)
+	cmd := exec.Command(binary, "check", "--toolsets", "kv,account")
+	cmd.Env = append(childEnv(t.TempDir()), env...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("check --toolsets kv,account: %v\n%s", err, out)
+	}
+	for _, want := range []string{"Workers KV", "skip R2", "skip D1", "all 3 checks passed"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("check output lacks %q:\n%s", want, out)
+		}
+	}
+	for route := range api.Counts() {
+		if strings.Contains(route, "/r2/") || strings.Contains(route, "/d1/") {
+			t.Errorf("check requested %s under --toolsets kv,account", route)
+		}
+	}
+}

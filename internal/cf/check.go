@@ -3,6 +3,7 @@ package cf
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
@@ -21,7 +22,9 @@ type Finding struct {
 // Check tries, in order, everything the backend depends on: the API token,
 // the account, Workers KV, D1, R2 over REST and R2 over S3. A step that fails
 // does not stop the others unless they need what it would have provided.
-func (b *Backend) Check(ctx context.Context) []Finding {
+// The areas in off (left out by --toolsets) are not tried: a token made for
+// KV alone passes when the server serves KV alone.
+func (b *Backend) Check(ctx context.Context, off ...storage.Area) []Finding {
 	var out []Finding
 	add := func(name string, err error, ok, fix string) bool {
 		f := Finding{Name: name, OK: err == nil, Detail: ok}
@@ -31,6 +34,7 @@ func (b *Backend) Check(ctx context.Context) []Finding {
 		out = append(out, f)
 		return err == nil
 	}
+	serves := func(a storage.Area) bool { return !slices.Contains(off, a) }
 
 	tok, err := b.verifyToken(ctx, b.cfg.AccountID)
 	if err == nil && tok.Status != "active" {
@@ -45,14 +49,21 @@ func (b *Backend) Check(ctx context.Context) []Finding {
 		return out
 	}
 
-	ns, err := b.kv.ListNamespaces(ctx, storage.ListOptions{Limit: storage.MaxNamespaceList})
-	add("Workers KV", err, fmt.Sprintf("%d namespaces visible on the first page", len(ns.Namespaces)),
-		"give the token Workers KV Storage:Edit (or :Read for --read-only)")
+	if serves(storage.AreaKV) {
+		ns, err := b.kv.ListNamespaces(ctx, storage.ListOptions{Limit: storage.MaxNamespaceList})
+		add("Workers KV", err, fmt.Sprintf("%d namespaces visible on the first page", len(ns.Namespaces)),
+			"give the token Workers KV Storage:Edit (or :Read for --read-only)")
+	}
 
-	dbs, err := b.d1.ListDatabases(ctx, storage.ListOptions{})
-	add("D1", err, fmt.Sprintf("%d databases visible on the first page", len(dbs.Databases)),
-		"give the token D1:Edit (or :Read for --read-only)")
+	if serves(storage.AreaD1) {
+		dbs, err := b.d1.ListDatabases(ctx, storage.ListOptions{})
+		add("D1", err, fmt.Sprintf("%d databases visible on the first page", len(dbs.Databases)),
+			"give the token D1:Edit (or :Read for --read-only)")
+	}
 
+	if !serves(storage.AreaR2) {
+		return out
+	}
 	buckets, err := b.r2.ListBuckets(ctx, storage.ListOptions{Limit: storage.MaxBucketList})
 	add("R2 buckets (REST)", err, fmt.Sprintf("%d buckets visible on the first page", len(buckets.Buckets)),
 		"give the token Workers R2 Storage:Edit (or :Read for --read-only)")

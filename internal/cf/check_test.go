@@ -1,11 +1,13 @@
 package cf
 
 import (
+	"cmp"
 	"context"
 	"strings"
 	"testing"
 
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/cf/cffake"
+	"github.com/mcp-cfstorage/mcp-cfstorage/internal/storage"
 )
 
 func TestCheck(t *testing.T) {
@@ -13,8 +15,10 @@ func TestCheck(t *testing.T) {
 		name    string
 		token   cffake.Token
 		mutate  func(*Config)
-		failing []string // findings that must fail; all others must pass
-		fix     string   // what the first failing finding must tell the user
+		off     []storage.Area // areas left out by --toolsets
+		failing []string       // findings that must fail; all others must pass
+		fix     string         // what the first failing finding must tell the user
+		want    int            // findings when all pass (default 6)
 	}{
 		{name: "all good", token: cffake.Token{Value: "all-permissions-token-value-000000000000",
 			Permissions: []cffake.Permission{cffake.PermAccountRead, cffake.PermKVEdit, cffake.PermR2Edit, cffake.PermD1Edit}}},
@@ -27,6 +31,12 @@ func TestCheck(t *testing.T) {
 		{name: "no D1 permission", token: cffake.Token{Value: "no-d1-token-value-00000000000000000000000",
 			Permissions: []cffake.Permission{cffake.PermAccountRead, cffake.PermKVEdit, cffake.PermR2Edit}},
 			failing: []string{"D1"}, fix: "D1:Edit"},
+		{name: "KV-only token, serving KV only", token: cffake.Token{Value: "kv-only-token-value-00000000000000000000",
+			Permissions: []cffake.Permission{cffake.PermAccountRead, cffake.PermKVEdit}},
+			off: []storage.Area{storage.AreaR2, storage.AreaD1}, want: 3},
+		{name: "KV-only token, serving R2 too", token: cffake.Token{Value: "kv-only-token-value-00000000000000000000",
+			Permissions: []cffake.Permission{cffake.PermAccountRead, cffake.PermKVEdit}},
+			off: []storage.Area{storage.AreaD1}, failing: []string{"R2 buckets (REST)"}, fix: "Workers R2 Storage"},
 		{name: "disabled token", token: cffake.Token{Value: "disabled-token-value-0000000000000000000",
 			Status: cffake.TokenDisabled, Permissions: []cffake.Permission{cffake.PermAccountRead, cffake.PermKVEdit, cffake.PermR2Edit}},
 			failing: []string{"API token", "account"}, fix: "CLOUDFLARE_API_TOKEN"},
@@ -35,7 +45,7 @@ func TestCheck(t *testing.T) {
 			f := newFakeCloudflare(t, cffake.WithTokens(tc.token))
 			b := f.backend(t, func(c *Config) { c.APIToken = tc.token.Value })
 			defer b.Close()
-			findings := b.Check(context.Background())
+			findings := b.Check(context.Background(), tc.off...)
 			failed := map[string]bool{}
 			for _, fd := range findings {
 				if !fd.OK {
@@ -66,8 +76,9 @@ func TestCheck(t *testing.T) {
 					t.Errorf("no finding mentions %q: %+v", tc.fix, findings)
 				}
 			}
-			if len(tc.failing) == 0 && len(findings) != 6 {
-				t.Errorf("%d findings, want 6: %+v", len(findings), findings)
+			want := cmp.Or(tc.want, 6)
+			if len(tc.failing) == 0 && len(findings) != want {
+				t.Errorf("%d findings, want %d: %+v", len(findings), want, findings)
 			}
 		})
 	}
