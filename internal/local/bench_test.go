@@ -15,7 +15,7 @@ import (
 // the code.
 
 var (
-	kvSizes = []int{100, 64 << 10}
+	kvSizes = []int{100, 64 << 10, 4 << 20} // inline, the largest inline, a blob
 	r2Sizes = []int{1 << 20, 64 << 20}
 )
 
@@ -37,6 +37,7 @@ func BenchmarkKVPut(b *testing.B) {
 			value := bytes.Repeat([]byte("v"), size)
 			ctx := context.Background()
 			b.SetBytes(int64(size))
+			b.ReportAllocs()
 			for i := 0; b.Loop(); i++ {
 				err := be.KV().Put(ctx, ns, storage.KVPut{Key: fmt.Sprintf("key-%d", i%1000), Body: bytes.NewReader(value), Size: int64(size)})
 				if err != nil {
@@ -54,7 +55,8 @@ func BenchmarkKVGet(b *testing.B) {
 			ns := mkNamespace(b, be, "bench")
 			value := bytes.Repeat([]byte("v"), size)
 			ctx := context.Background()
-			entries := make([]storage.KVEntry, 1000)
+			// Up to 1000 keys, and no more than 64 MiB of values.
+			entries := make([]storage.KVEntry, min(1000, (64<<20)/size))
 			for i := range entries {
 				entries[i] = storage.KVEntry{Key: fmt.Sprintf("key-%d", i), Value: value}
 			}
@@ -62,6 +64,7 @@ func BenchmarkKVGet(b *testing.B) {
 				b.Fatal(err)
 			}
 			b.SetBytes(int64(size))
+			b.ReportAllocs()
 			for i := 0; b.Loop(); i++ {
 				v, err := be.KV().Get(ctx, ns, entries[i%len(entries)].Key)
 				if err != nil {

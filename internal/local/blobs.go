@@ -17,10 +17,11 @@ import (
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/storage"
 )
 
-// A blob is the bytes of one object version in blobs/<id[:2]>/<id>. It is
-// written whole under tmp/, fsynced, renamed into place and its directory
-// fsynced before any row names it, and never written again: an overwrite
-// makes a new blob and the old one is removed once no row names it.
+// A blob is the bytes of one object version, or of one KV value over
+// kvInlineMax, in blobs/<id[:2]>/<id>. It is written whole under tmp/,
+// fsynced, renamed into place and its directory fsynced before any row names
+// it, and never written again: an overwrite makes a new blob and the old one
+// is removed once no row names it.
 
 const (
 	// orphanAge is how old an unreferenced blob or temp file must be before
@@ -49,13 +50,15 @@ func (s *store) blobPath(id string) string {
 
 // receive streams size bytes of r into a new temp file, hashing them on the
 // way, and returns the file's path and the hex MD5 (the ETag). The file is
-// fsynced. On error nothing is left behind.
-func (s *store) receive(ctx context.Context, r io.Reader, size int64, progress func(int64)) (path, etag string, err error) {
+// fsynced. On error nothing is left behind. field names the bytes in the
+// errors the caller's input causes: "content" for an object, "value" for a
+// KV value.
+func (s *store) receive(ctx context.Context, field string, r io.Reader, size int64, progress func(int64)) (path, etag string, err error) {
 	if r == nil {
-		return "", "", storage.Errorf(storage.CodeInvalidArgument, "content: is required")
+		return "", "", storage.Errorf(storage.CodeInvalidArgument, "%s: is required", field)
 	}
 	if size < 0 {
-		return "", "", storage.Errorf(storage.CodeInvalidArgument, "content: size %d is negative", size)
+		return "", "", storage.Errorf(storage.CodeInvalidArgument, "%s: size %d is negative", field, size)
 	}
 	f, err := os.CreateTemp(s.tmp, "put-*")
 	if err != nil {
@@ -71,16 +74,19 @@ func (s *store) receive(ctx context.Context, r io.Reader, size int64, progress f
 	h := md5.New()
 	w := &copyWriter{ctx: ctx, f: f, h: h, progress: progress}
 	// One byte more than size, to tell a body that is too long.
-	n, err := io.CopyBuffer(w, io.LimitReader(r, size+1), make([]byte, copyBufSize))
+	// The buffer is no larger than the content needs: a small upload (a
+	// KV value just over kvInlineMax) does not allocate a whole MiB.
+	buf := make([]byte, min(size, copyBufSize-1)+1)
+	n, err := io.CopyBuffer(w, io.LimitReader(r, size+1), buf)
 	switch {
 	case w.err != nil:
 		return "", "", w.err
 	case err != nil:
-		return "", "", fmt.Errorf("local: reading the content: %w", err)
+		return "", "", fmt.Errorf("local: reading the %s: %w", field, err)
 	case n < size:
-		return "", "", storage.Errorf(storage.CodeInvalidArgument, "content: got %d bytes where its size says %d", n, size)
+		return "", "", storage.Errorf(storage.CodeInvalidArgument, "%s: got %d bytes where its size says %d", field, n, size)
 	case n > size:
-		return "", "", storage.Errorf(storage.CodeInvalidArgument, "content: holds more bytes than its size of %d", size)
+		return "", "", storage.Errorf(storage.CodeInvalidArgument, "%s: holds more bytes than its size of %d", field, size)
 	}
 	if err := f.Sync(); err != nil {
 		return "", "", fsErr(ctx, "syncing an upload", err)
@@ -216,15 +222,16 @@ func (s *store) sweep(ctx context.Context) error {
 			if !isBlobID(f.Name()) || f.Name()[:2] != d.Name() || !old(f) {
 				continue
 			}
-			var one int
-			err := s.q().QueryRowContext(ctx, "SELECT 1 FROM r2_objects WHERE blob_id = ?", f.Name()).Scan(&one)
-			switch {
-			case errors.Is(err, sql.ErrNoRows):
-				if os.Remove(filepath.Join(s.blobs, d.Name(), f.Name())) == nil {
-					blobs++
-				}
-			case err != nil:
+			// An object or a KV value may name it.
+			var used bool
+			err := s.q().QueryRowContext(ctx, `SELECT
+	EXISTS (SELECT 1 FROM r2_objects WHERE blob_id = ?1) OR
+	EXISTS (SELECT 1 FROM kv_values WHERE blob_id = ?1)`, f.Name()).Scan(&used)
+			if err != nil {
 				return err
+			}
+			if !used && os.Remove(filepath.Join(s.blobs, d.Name(), f.Name())) == nil {
+				blobs++
 			}
 		}
 	}

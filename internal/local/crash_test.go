@@ -23,8 +23,9 @@ const (
 
 // TestCrash kills a writing process with SIGKILL at random moments and
 // checks, after each kill, that every write it acknowledged is there with
-// its exact bytes (or a later version of the key), and that no object is
-// torn. At the end, the orphans the kills left are swept.
+// its exact bytes (or a later version of the key), and that no value or
+// object is torn. Most KV values are over kvInlineMax, so blobs. At the end,
+// the orphans the kills left are swept, and the blobs of live values kept.
 func TestCrash(t *testing.T) {
 	if testing.Short() || raceEnabled {
 		t.Skip("kills child processes for seconds; skipped with -short and -race")
@@ -72,15 +73,22 @@ func TestCrash(t *testing.T) {
 	defer b.Close()
 	st := openedStore(t, b)
 	<-st.sweepDone
-	var rows int
-	check(t, st.db.QueryRow("SELECT count(*) FROM r2_objects").Scan(&rows))
-	if blobs := blobFiles(t, dir); len(blobs) != rows {
-		t.Errorf("after the sweep: %d blob files for %d objects", len(blobs), rows)
+	var objects, values int
+	check(t, st.db.QueryRow("SELECT count(*) FROM r2_objects").Scan(&objects))
+	check(t, st.db.QueryRow("SELECT count(*) FROM kv_values WHERE blob_id IS NOT NULL").Scan(&values))
+	rows := objects + values
+	if values == 0 {
+		t.Error("no KV value is a blob: the test proves nothing about them")
 	}
+	if blobs := blobFiles(t, dir); len(blobs) != rows {
+		t.Errorf("after the sweep: %d blob files for %d objects and %d KV values", len(blobs), objects, values)
+	}
+	// And the sweep took none that a row names.
+	verifyCrash(t, dir, ns, last)
 	if tmp := tmpFiles(t, dir); len(tmp) != 0 {
 		t.Errorf("after the sweep: temp files %q", tmp)
 	}
-	t.Logf("%d acknowledged writes in %d rounds, %d objects, %d files swept", total, crashRounds, rows, before-rows)
+	t.Logf("%d acknowledged writes in %d rounds, %d objects, %d KV blobs, %d files swept", total, crashRounds, objects, values, before-rows)
 }
 
 func verifyCrash(t *testing.T, dir, ns string, last map[ack]uint64) {
@@ -100,6 +108,21 @@ func verifyCrash(t *testing.T, dir, ns string, last map[ack]uint64) {
 		} else if got < ver {
 			t.Errorf("%s %q: version %d found, but %d was acknowledged", k.kind, k.key, got, ver)
 		}
+	}
+	// Every KV value, acknowledged or not, is whole.
+	kvOpts := storage.ListOptions{Limit: storage.MaxKVListLimit}
+	for {
+		page, err := b.KV().List(context.Background(), ns, kvOpts)
+		check(t, err)
+		for _, k := range page.Keys {
+			if _, err := readVersionKV(t, b, ns, k.Name); err != nil {
+				t.Errorf("listed KV key %q: %v", k.Name, err)
+			}
+		}
+		if page.Cursor == "" {
+			break
+		}
+		kvOpts.Cursor = page.Cursor
 	}
 	// Every object, acknowledged or not, is whole.
 	opts := storage.ObjectListOptions{Limit: storage.MaxObjectList}

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
 	"strings"
 
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/storage"
@@ -21,6 +23,12 @@ var _ storage.KV = (*kvStore)(nil)
 // purgeBatch bounds how many expired values one write deletes on the way, so
 // that a write after a mass expiry is not slowed by all of it at once.
 const purgeBatch = 256
+
+// kvInlineMax is the largest value kept in its row. A larger one is a blob
+// file, written and installed as an object's bytes are, so that putting and
+// getting it streams and memory does not grow with its size. Small values
+// stay inline: one row read is faster than a row and a file.
+const kvInlineMax = 64 << 10
 
 func errNoNamespace(id string) error {
 	// The same words as storage.Guard's, so a missing namespace reads alike
@@ -151,8 +159,26 @@ func (k *kvStore) DeleteNamespace(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	return st.update(ctx, "deleting namespace", func(tx queries) error {
-		// The namespace's values go with it (ON DELETE CASCADE).
+	var unused []string // the blobs of the namespace's values
+	err = st.update(ctx, "deleting namespace", func(tx queries) error {
+		// The namespace's values go with it (ON DELETE CASCADE); their
+		// blobs are removed once that is committed.
+		rows, err := tx.QueryContext(ctx, "SELECT blob_id FROM kv_values WHERE namespace_id = ? AND blob_id IS NOT NULL", id)
+		if err != nil {
+			return dbErr(ctx, "deleting namespace", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var blob string
+			if err := rows.Scan(&blob); err != nil {
+				return dbErr(ctx, "deleting namespace", err)
+			}
+			unused = append(unused, blob)
+		}
+		if err := rows.Err(); err != nil {
+			return dbErr(ctx, "deleting namespace", err)
+		}
+		rows.Close()
 		res, err := tx.ExecContext(ctx, "DELETE FROM kv_namespaces WHERE id = ?", id)
 		if err != nil {
 			return dbErr(ctx, "deleting namespace", err)
@@ -166,6 +192,120 @@ func (k *kvStore) DeleteNamespace(ctx context.Context, id string) error {
 		}
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	st.removeBlobs(unused)
+	return nil
+}
+
+// kvRow is a stored value: inline in value, or in the blob blobID.
+type kvRow struct {
+	exp    int64
+	meta   sql.NullString
+	value  []byte // the value when it is inline
+	blobID string // "" when the value is inline
+	size   int64
+}
+
+// scanValue scans dest, then expiration, metadata, value, blob_id and
+// blob_size.
+func scanValue(row interface{ Scan(...any) error }, dest ...any) (kvRow, error) {
+	var (
+		r    kvRow
+		blob sql.NullString
+		size sql.NullInt64
+	)
+	if err := row.Scan(append(dest, &r.exp, &r.meta, &r.value, &blob, &size)...); err != nil {
+		return kvRow{}, err
+	}
+	r.blobID = blob.String
+	if blob.Valid {
+		r.value, r.size = nil, size.Int64
+	} else {
+		r.size = int64(len(r.value))
+	}
+	return r, nil
+}
+
+// readValue reads the row of key in namespace ns, if it has not expired.
+func readValue(ctx context.Context, q querier, ns, key string, now int64) (kvRow, error) {
+	// One statement tells a missing namespace from a missing key.
+	var found bool
+	r, err := scanValue(q.QueryRowContext(ctx, `
+SELECT v.key IS NOT NULL, coalesce(v.expiration, 0), v.metadata, v.value, v.blob_id, v.blob_size
+FROM kv_namespaces n
+LEFT JOIN kv_values v ON v.namespace_id = n.id AND v.key = ? AND (v.expiration = 0 OR v.expiration > ?)
+WHERE n.id = ?`, []byte(key), now, ns), &found)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return kvRow{}, errNoNamespace(ns)
+	case err != nil:
+		return kvRow{}, dbErr(ctx, "reading value", err)
+	case !found:
+		return kvRow{}, errNoKey(ns, key)
+	}
+	return r, nil
+}
+
+func errNoKey(ns, key string) error {
+	return storage.Errorf(storage.CodeNotFound, "key %q: not found in KV namespace %s", key, ns)
+}
+
+// withValueBlob reads the row of key and, when its value is a blob, calls
+// fn with it. As in withBlob, fs.ErrNotExist from fn means a concurrent
+// write removed the blob after the row was read, so the row is read again.
+func (s *store) withValueBlob(ctx context.Context, ns, key string, fn func(kvRow) error) (kvRow, error) {
+	var missing string
+	for range maxBlobAttempts {
+		r, err := readValue(ctx, s.q(), ns, key, s.now().Unix())
+		if err != nil || r.blobID == "" {
+			return r, err
+		}
+		if r.blobID == missing {
+			return kvRow{}, storage.Errorf(storage.CodeInternal,
+				"key %q in KV namespace %s: its data file %s is missing from %s", key, ns, missing, s.blobs)
+		}
+		err = fn(r)
+		if !errors.Is(err, fs.ErrNotExist) {
+			return r, err
+		}
+		missing = r.blobID
+	}
+	return kvRow{}, storage.Errorf(storage.CodeUnavailable,
+		"key %q in KV namespace %s was overwritten %d times while being opened: try again", key, ns, maxBlobAttempts)
+}
+
+// checkValueSize refuses a value blob whose size is not its row's, which
+// only a damaged data dir can show.
+func checkValueSize(f *os.File, key string, size int64) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return storage.Errorf(storage.CodeInternal, "local: opening value data: %w", err)
+	}
+	if fi.Size() != size {
+		return storage.Errorf(storage.CodeInternal, "key %q: its data file holds %d bytes, not %d: the data dir is damaged",
+			key, fi.Size(), size)
+	}
+	return nil
+}
+
+// readBlobValue reads the whole blob of r, for BulkGet. An error matching
+// fs.ErrNotExist says the blob is gone.
+func (s *store) readBlobValue(ctx context.Context, key string, r kvRow) ([]byte, error) {
+	f, err := os.Open(s.blobPath(r.blobID))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if err := checkValueSize(f, key, r.size); err != nil {
+		return nil, err
+	}
+	value := make([]byte, r.size)
+	if _, err := io.ReadFull(f, value); err != nil {
+		return nil, fsErr(ctx, "reading value data", err)
+	}
+	return value, nil
 }
 
 func (k *kvStore) Get(ctx context.Context, namespaceID, key string) (*storage.KVValue, error) {
@@ -173,33 +313,35 @@ func (k *kvStore) Get(ctx context.Context, namespaceID, key string) (*storage.KV
 	if err != nil {
 		return nil, err
 	}
-	// One statement tells a missing namespace from a missing key.
-	var (
-		found bool
-		exp   int64
-		meta  sql.NullString
-		value []byte
-	)
-	err = st.q().QueryRowContext(ctx, `
-SELECT v.key IS NOT NULL, coalesce(v.expiration, 0), v.metadata, v.value
-FROM kv_namespaces n
-LEFT JOIN kv_values v ON v.namespace_id = n.id AND v.key = ? AND (v.expiration = 0 OR v.expiration > ?)
-WHERE n.id = ?`, []byte(key), st.now().Unix(), namespaceID).Scan(&found, &exp, &meta, &value)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return nil, errNoNamespace(namespaceID)
-	case err != nil:
-		return nil, dbErr(ctx, "reading value", err)
-	case !found:
-		return nil, storage.Errorf(storage.CodeNotFound, "key %q: not found in KV namespace %s", key, namespaceID)
+	var f *os.File
+	r, err := st.withValueBlob(ctx, namespaceID, key, func(r kvRow) error {
+		var err error
+		f, err = os.Open(st.blobPath(r.blobID))
+		return err
+	})
+	if err != nil {
+		if !isStorageErr(err) {
+			err = fsErr(ctx, "opening value data", err)
+		}
+		return nil, err
 	}
-	return &storage.KVValue{
+	v := &storage.KVValue{
 		Key:        key,
-		Size:       int64(len(value)),
-		Metadata:   rawJSON(meta),
-		Expiration: exp,
-		Body:       io.NopCloser(bytes.NewReader(value)),
-	}, nil
+		Size:       r.size,
+		Metadata:   rawJSON(r.meta),
+		Expiration: r.exp,
+	}
+	if r.blobID == "" {
+		v.Body = io.NopCloser(bytes.NewReader(r.value))
+		return v, nil
+	}
+	// Once open, the file stays readable whatever a writer does next.
+	if err := checkValueSize(f, key, r.size); err != nil {
+		f.Close()
+		return nil, err
+	}
+	v.Body = &objectBody{ctx: ctx, op: "reading value data", r: io.NewSectionReader(f, 0, r.size), f: f}
+	return v, nil
 }
 
 func (k *kvStore) Put(ctx context.Context, namespaceID string, put storage.KVPut) error {
@@ -207,43 +349,144 @@ func (k *kvStore) Put(ctx context.Context, namespaceID string, put storage.KVPut
 	if err != nil {
 		return err
 	}
-	value, err := readExactly(put.Body, put.Size)
+	w := kvWrite{key: put.Key, meta: put.Metadata, expiry: put.Expiry}
+	if put.Size <= kvInlineMax {
+		if w.value, err = readExactly(put.Body, put.Size); err != nil {
+			return err
+		}
+		return st.writeValues(ctx, "writing value", namespaceID, []kvWrite{w})
+	}
+	// Fail before streaming up to 25 MiB into a missing namespace.
+	if err := namespaceExists(ctx, st.q(), namespaceID); err != nil {
+		return err
+	}
+	tmp, _, err := st.receive(ctx, "value", put.Body, put.Size, nil)
 	if err != nil {
 		return err
 	}
-	now := st.now().Unix()
-	return st.update(ctx, "writing value", func(tx queries) error {
-		if err := namespaceExists(ctx, tx, namespaceID); err != nil {
-			return err
-		}
-		if err := purgeExpired(ctx, tx, now); err != nil {
-			return err
-		}
-		_, err := tx.ExecContext(ctx, upsertValueSQL, valueArgs(namespaceID, put.Key, value, put.Metadata, expiration(put.Expiry, now))...)
-		return dbErr(ctx, "writing value", err)
-	})
+	if w.blobID, err = st.install(ctx, tmp); err != nil {
+		return err
+	}
+	w.size = put.Size
+	return st.writeValues(ctx, "writing value", namespaceID, []kvWrite{w})
 }
 
-const upsertValueSQL = `
-INSERT INTO kv_values (namespace_id, key, expiration, metadata, value) VALUES (?, ?, ?, ?, ?)
-ON CONFLICT (namespace_id, key) DO UPDATE SET
-	expiration = excluded.expiration, metadata = excluded.metadata, value = excluded.value`
+// kvWrite is one value to write: inline, or in the installed blob blobID.
+type kvWrite struct {
+	key    string
+	value  []byte // when inline
+	blobID string // "" when inline
+	size   int64  // of the blob
+	meta   json.RawMessage
+	expiry storage.Expiry
+}
 
-// valueArgs are the parameters of upsertValueSQL.
-func valueArgs(ns, key string, value []byte, meta json.RawMessage, exp int64) []any {
+// args are the parameters of upsertValueSQL.
+func (w kvWrite) args(ns string, now int64) []any {
+	value, blob, size := w.value, any(nil), any(nil)
 	if value == nil {
 		value = []byte{} // NOT NULL: an empty value is a value
 	}
-	return []any{ns, []byte(key), exp, nullJSON(meta), value}
+	if w.blobID != "" {
+		value, blob, size = []byte{}, w.blobID, w.size
+	}
+	return []any{ns, []byte(w.key), expiration(w.expiry, now), nullJSON(w.meta), value, blob, size}
 }
 
-// purgeExpired deletes up to purgeBatch values that expired by now. Reads
-// already hide them; this only reclaims their space.
-func purgeExpired(ctx context.Context, tx querier, now int64) error {
-	_, err := tx.ExecContext(ctx, `
+const upsertValueSQL = `
+INSERT INTO kv_values (namespace_id, key, expiration, metadata, value, blob_id, blob_size) VALUES (?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (namespace_id, key) DO UPDATE SET
+	expiration = excluded.expiration, metadata = excluded.metadata, value = excluded.value,
+	blob_id = excluded.blob_id, blob_size = excluded.blob_size`
+
+// writeValues writes values into namespace ns in one transaction, then
+// removes the blobs of the values it replaced or purged. If the
+// transaction fails, the blobs of writes are removed too, unless the
+// commit itself failed (see commitObject).
+func (s *store) writeValues(ctx context.Context, op, ns string, writes []kvWrite) error {
+	now := s.now().Unix()
+	var unused []string // blobs that no row names once this commits
+	err := s.update(ctx, op, func(tx queries) error {
+		if err := namespaceExists(ctx, tx, ns); err != nil {
+			return err
+		}
+		purged, err := purgeExpired(ctx, tx, now)
+		if err != nil {
+			return err
+		}
+		unused = purged
+		old, err := tx.stmt(ctx, "SELECT blob_id FROM kv_values WHERE namespace_id = ? AND key = ? AND blob_id IS NOT NULL")
+		if err != nil {
+			return dbErr(ctx, op, err)
+		}
+		upsert, err := tx.stmt(ctx, upsertValueSQL)
+		if err != nil {
+			return dbErr(ctx, op, err)
+		}
+		for _, w := range writes {
+			var replaced string
+			err := old.QueryRowContext(ctx, ns, []byte(w.key)).Scan(&replaced)
+			switch {
+			case errors.Is(err, sql.ErrNoRows):
+			case err != nil:
+				return dbErr(ctx, op, err)
+			default:
+				unused = append(unused, replaced)
+			}
+			if _, err := upsert.ExecContext(ctx, w.args(ns, now)...); err != nil {
+				return dbErr(ctx, op, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		if !errors.Is(err, errCommit) {
+			s.removeWritten(writes)
+		}
+		return err
+	}
+	s.removeBlobs(unused)
+	return nil
+}
+
+// removeWritten removes the blobs of writes that were not committed.
+func (s *store) removeWritten(writes []kvWrite) {
+	for _, w := range writes {
+		if w.blobID != "" {
+			s.removeBlob(w.blobID)
+		}
+	}
+}
+
+func (s *store) removeBlobs(ids []string) {
+	for _, id := range ids {
+		s.removeBlob(id)
+	}
+}
+
+// purgeExpired deletes up to purgeBatch values that expired by now, and
+// returns the blobs they named, for the caller to remove once it commits.
+// Reads already hide them; this only reclaims their space.
+func purgeExpired(ctx context.Context, tx querier, now int64) ([]string, error) {
+	rows, err := tx.QueryContext(ctx, `
 DELETE FROM kv_values WHERE rowid IN (
-	SELECT rowid FROM kv_values WHERE expiration > 0 AND expiration <= ? LIMIT ?)`, now, purgeBatch)
-	return dbErr(ctx, "purging expired values", err)
+	SELECT rowid FROM kv_values WHERE expiration > 0 AND expiration <= ? LIMIT ?)
+RETURNING blob_id`, now, purgeBatch)
+	if err != nil {
+		return nil, dbErr(ctx, "purging expired values", err)
+	}
+	defer rows.Close()
+	var blobs []string
+	for rows.Next() {
+		var id sql.NullString
+		if err := rows.Scan(&id); err != nil {
+			return nil, dbErr(ctx, "purging expired values", err)
+		}
+		if id.Valid {
+			blobs = append(blobs, id.String)
+		}
+	}
+	return blobs, dbErr(ctx, "purging expired values", rows.Err())
 }
 
 // expiration turns an Expiry into an absolute time: a TTL counts from now,
@@ -264,9 +507,9 @@ func readExactly(r io.Reader, size int64) ([]byte, error) {
 	if size < 0 {
 		return nil, storage.Errorf(storage.CodeInvalidArgument, "value: size %d is negative", size)
 	}
-	// Allocated once for any size Guard lets through; MinRead of slack
+	// Allocated once for any size Put keeps inline; MinRead of slack
 	// keeps ReadFrom from doubling the buffer for its final check.
-	buf := bytes.NewBuffer(make([]byte, 0, min(size, storage.MaxKVValueBytes)+bytes.MinRead))
+	buf := bytes.NewBuffer(make([]byte, 0, min(size, kvInlineMax)+bytes.MinRead))
 	n, err := buf.ReadFrom(io.LimitReader(r, size))
 	if err != nil {
 		return nil, fmt.Errorf("local: reading the value: %w", err)
@@ -342,30 +585,41 @@ func (k *kvStore) BulkPut(ctx context.Context, namespaceID string, entries []sto
 	if err != nil {
 		return storage.BulkPutResult{}, err
 	}
-	now := st.now().Unix()
-	err = st.update(ctx, "writing values", func(tx queries) error {
-		if err := namespaceExists(ctx, tx, namespaceID); err != nil {
-			return err
+	writes := make([]kvWrite, len(entries))
+	checked := false
+	for i, e := range entries {
+		writes[i] = kvWrite{key: e.Key, value: e.Value, meta: e.Metadata, expiry: e.Expiry}
+		if len(e.Value) <= kvInlineMax {
+			continue
 		}
-		if err := purgeExpired(ctx, tx, now); err != nil {
-			return err
-		}
-		stmt, err := tx.stmt(ctx, upsertValueSQL)
-		if err != nil {
-			return dbErr(ctx, "writing values", err)
-		}
-		for _, e := range entries {
-			if _, err := stmt.ExecContext(ctx, valueArgs(namespaceID, e.Key, e.Value, e.Metadata, expiration(e.Expiry, now))...); err != nil {
-				return dbErr(ctx, "writing values", err)
+		// A large value is a blob, as Put makes it, so that Get streams it.
+		if !checked {
+			if err := namespaceExists(ctx, st.q(), namespaceID); err != nil {
+				return storage.BulkPutResult{}, err
 			}
+			checked = true
 		}
-		return nil
-	})
-	if err != nil {
-		return storage.BulkPutResult{}, err
+		id, err := st.storeValue(ctx, e.Value)
+		if err != nil {
+			st.removeWritten(writes[:i])
+			return storage.BulkPutResult{}, err
+		}
+		writes[i].value, writes[i].blobID, writes[i].size = nil, id, int64(len(e.Value))
 	}
 	// All or nothing: one transaction.
+	if err := st.writeValues(ctx, "writing values", namespaceID, writes); err != nil {
+		return storage.BulkPutResult{}, err
+	}
 	return storage.BulkPutResult{Written: len(entries), Failed: []string{}}, nil
+}
+
+// storeValue writes value into a new blob and returns its id.
+func (s *store) storeValue(ctx context.Context, value []byte) (string, error) {
+	tmp, _, err := s.receive(ctx, "value", bytes.NewReader(value), int64(len(value)), nil)
+	if err != nil {
+		return "", err
+	}
+	return s.install(ctx, tmp)
 }
 
 func (k *kvStore) BulkGet(ctx context.Context, namespaceID string, keys []string) ([]storage.KVItem, error) {
@@ -375,26 +629,29 @@ func (k *kvStore) BulkGet(ctx context.Context, namespaceID string, keys []string
 	}
 	now := st.now().Unix()
 	items := make([]storage.KVItem, 0, len(keys))
+	blobs := map[int]kvRow{} // by index in items: the values to read from their blobs
 	err = st.view(ctx, "reading values", func(tx queries) error {
 		if err := namespaceExists(ctx, tx, namespaceID); err != nil {
 			return err
 		}
 		stmt, err := tx.stmt(ctx, `
-SELECT expiration, metadata, value FROM kv_values
+SELECT expiration, metadata, value, blob_id, blob_size FROM kv_values
 WHERE namespace_id = ? AND key = ? AND (expiration = 0 OR expiration > ?)`)
 		if err != nil {
 			return dbErr(ctx, "reading values", err)
 		}
 		for _, key := range keys {
 			it := storage.KVItem{Key: key}
-			var meta sql.NullString
-			err := stmt.QueryRowContext(ctx, namespaceID, []byte(key), now).Scan(&it.Expiration, &meta, &it.Value)
+			r, err := scanValue(stmt.QueryRowContext(ctx, namespaceID, []byte(key), now))
 			switch {
 			case errors.Is(err, sql.ErrNoRows):
 			case err != nil:
 				return dbErr(ctx, "reading values", err)
 			default:
-				it.Found, it.Metadata = true, rawJSON(meta)
+				it.Found, it.Value, it.Metadata, it.Expiration = true, r.value, rawJSON(r.meta), r.exp
+				if r.blobID != "" {
+					blobs[len(items)] = r
+				}
 				if it.Value == nil {
 					it.Value = []byte{}
 				}
@@ -406,7 +663,49 @@ WHERE namespace_id = ? AND key = ? AND (expiration = 0 OR expiration > ?)`)
 	if err != nil {
 		return nil, err
 	}
+	// The result holds the values in memory: the blobs are read whole,
+	// outside the read transaction.
+	for i, r := range blobs {
+		if err := st.fillFromBlob(ctx, namespaceID, &items[i], r); err != nil {
+			return nil, err
+		}
+	}
 	return items, nil
+}
+
+// fillFromBlob sets it.Value to the bytes of the blob of r. When a write
+// has removed that blob since, it reads the key again, as Get would.
+func (s *store) fillFromBlob(ctx context.Context, ns string, it *storage.KVItem, r kvRow) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("local: reading values: %w", err)
+	}
+	value, err := s.readBlobValue(ctx, it.Key, r)
+	if errors.Is(err, fs.ErrNotExist) {
+		r, err = s.withValueBlob(ctx, ns, it.Key, func(r kvRow) error {
+			value, err = s.readBlobValue(ctx, it.Key, r)
+			return err
+		})
+		switch {
+		case errors.Is(err, storage.ErrNotFound):
+			// Deleted meanwhile (with its namespace, maybe): found no more.
+			*it = storage.KVItem{Key: it.Key}
+			return nil
+		case err == nil && r.blobID == "":
+			value = r.value // overwritten by an inline value
+		}
+		it.Metadata, it.Expiration = rawJSON(r.meta), r.exp
+	}
+	if err != nil {
+		if !isStorageErr(err) {
+			err = fsErr(ctx, "reading value data", err)
+		}
+		return err
+	}
+	if value == nil {
+		value = []byte{}
+	}
+	it.Value = value
+	return nil
 }
 
 func (k *kvStore) BulkDelete(ctx context.Context, namespaceID string, keys []string) (int, error) {
@@ -415,20 +714,29 @@ func (k *kvStore) BulkDelete(ctx context.Context, namespaceID string, keys []str
 		return 0, err
 	}
 	now := st.now().Unix()
+	var unused []string // the blobs of the deleted values
 	err = st.update(ctx, "deleting values", func(tx queries) error {
 		if err := namespaceExists(ctx, tx, namespaceID); err != nil {
 			return err
 		}
-		if err := purgeExpired(ctx, tx, now); err != nil {
+		purged, err := purgeExpired(ctx, tx, now)
+		if err != nil {
 			return err
 		}
-		stmt, err := tx.stmt(ctx, "DELETE FROM kv_values WHERE namespace_id = ? AND key = ?")
+		unused = purged
+		stmt, err := tx.stmt(ctx, "DELETE FROM kv_values WHERE namespace_id = ? AND key = ? RETURNING blob_id")
 		if err != nil {
 			return dbErr(ctx, "deleting values", err)
 		}
 		for _, key := range keys {
-			if _, err := stmt.ExecContext(ctx, namespaceID, []byte(key)); err != nil {
+			var id sql.NullString
+			err := stmt.QueryRowContext(ctx, namespaceID, []byte(key)).Scan(&id)
+			switch {
+			case errors.Is(err, sql.ErrNoRows): // absent: deleted all the same
+			case err != nil:
 				return dbErr(ctx, "deleting values", err)
+			case id.Valid:
+				unused = append(unused, id.String)
 			}
 		}
 		return nil
@@ -436,6 +744,7 @@ func (k *kvStore) BulkDelete(ctx context.Context, namespaceID string, keys []str
 	if err != nil {
 		return 0, err
 	}
+	st.removeBlobs(unused)
 	// Like Cloudflare's successful_key_count: every key asked for is gone,
 	// whether or not it was there.
 	return len(keys), nil

@@ -7,7 +7,8 @@
 //	store.db             SQLite (WAL): namespaces, KV values, buckets, object rows,
 //	                     the catalogue of D1 databases
 //	d1/<uuid>.sqlite     one D1 database
-//	blobs/<xx>/<id>      the bytes of one object version, named by a random id
+//	blobs/<xx>/<id>      the bytes of one object version, or of one KV value
+//	                     over 64 KiB (kvInlineMax), named by a random id
 //	tmp/                 uploads in progress
 //
 // Object bytes never live in a file named after the key (keys may contain

@@ -127,7 +127,9 @@ func (a *acker) fail(format string, args ...any) {
 }
 
 const (
-	maxKVValue  = 64 << 10
+	// Four times kvInlineMax: about three values in four are blobs, and
+	// the versions of a key cross the threshold both ways.
+	maxKVValue  = 4 * kvInlineMax
 	maxR2Object = 1 << 20
 )
 

@@ -293,7 +293,7 @@ func (r *r2Store) GetObject(ctx context.Context, bucket, key string, rng *storag
 	return &storage.Object{
 		Info:   o.info,
 		Length: length,
-		Body:   &objectBody{ctx: ctx, r: io.NewSectionReader(f, start, length), f: f},
+		Body:   &objectBody{ctx: ctx, op: "reading object data", r: io.NewSectionReader(f, start, length), f: f},
 	}, nil
 }
 
@@ -331,13 +331,14 @@ func checkBlobSize(f *os.File, o objectRow) error {
 // belongs to its request: once ctx is done, reads fail with its error.
 type objectBody struct {
 	ctx context.Context
+	op  string // what a read does, for its error
 	r   *io.SectionReader
 	f   *os.File
 }
 
 func (b *objectBody) Read(p []byte) (int, error) {
 	if err := b.ctx.Err(); err != nil {
-		return 0, fmt.Errorf("local: reading object data: %w", err)
+		return 0, fmt.Errorf("local: %s: %w", b.op, err)
 	}
 	return b.r.Read(p)
 }
@@ -358,7 +359,7 @@ func (r *r2Store) PutObject(ctx context.Context, put storage.ObjectPut) (storage
 	if err := bucketExists(ctx, st.q(), put.Bucket); err != nil {
 		return storage.ObjectInfo{}, err
 	}
-	tmp, etag, err := st.receive(ctx, put.Body, put.Size, put.Progress)
+	tmp, etag, err := st.receive(ctx, "content", put.Body, put.Size, put.Progress)
 	if err != nil {
 		return storage.ObjectInfo{}, err
 	}
@@ -467,7 +468,7 @@ func (s *store) copyBlob(ctx context.Context, o objectRow) (string, error) {
 		return "", err
 	}
 	defer f.Close()
-	tmp, etag, err := s.receive(ctx, f, o.info.Size, nil)
+	tmp, etag, err := s.receive(ctx, "content", f, o.info.Size, nil)
 	if err != nil {
 		return "", err
 	}

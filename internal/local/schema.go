@@ -79,6 +79,20 @@ CREATE TABLE d1_databases (
 	jurisdiction          TEXT    NOT NULL DEFAULT ''
 ) STRICT;
 `,
+	`
+-- A KV value over kvInlineMax bytes lives in the file blobs/<id[:2]>/<id>,
+-- like an object's bytes: blob_id names it, blob_size is its length and
+-- value is empty. Both are NULL for a value stored inline in value, as
+-- every value written before this step is. (ADD COLUMN puts them after
+-- value, but a value with a blob is empty and an inline one is small.)
+ALTER TABLE kv_values ADD COLUMN blob_id TEXT;
+ALTER TABLE kv_values ADD COLUMN blob_size INTEGER;
+
+-- For the orphan sweep, which asks whether any row names a blob. Partial:
+-- only values with a blob have an entry, and "blob_id = ?" implies the
+-- condition without looking at the bound value.
+CREATE UNIQUE INDEX kv_values_blob_id ON kv_values(blob_id) WHERE blob_id IS NOT NULL;
+`,
 }
 
 const (
