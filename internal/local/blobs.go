@@ -44,6 +44,20 @@ func isBlobID(name string) bool {
 	return true
 }
 
+// checkBlobSize refuses to serve a blob whose size is not its row's, which
+// only a damaged data dir can show. what names the object or value.
+func checkBlobSize(f *os.File, what string, size int64) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return storage.Errorf(storage.CodeInternal, "local: opening the data of %s: %w", what, err)
+	}
+	if fi.Size() != size {
+		return storage.Errorf(storage.CodeInternal, "%s: its data file holds %d bytes, not %d: the data dir is damaged",
+			what, fi.Size(), size)
+	}
+	return nil
+}
+
 func (s *store) blobPath(id string) string {
 	return filepath.Join(s.blobs, id[:2], id)
 }
@@ -282,32 +296,12 @@ func (s *store) sweepD1(ctx context.Context, old func(fs.DirEntry) bool) (int, e
 // its -journal, -wal or -shm), and false for any other name.
 func d1FileID(name string) (string, bool) {
 	for _, suffix := range []string{".sqlite", ".sqlite-journal", ".sqlite-wal", ".sqlite-shm"} {
-		if id, ok := strings.CutSuffix(name, suffix); ok && isDatabaseID(id) {
+		// Lowercase, as newUUID makes ids and d1Path names files.
+		if id, ok := strings.CutSuffix(name, suffix); ok && storage.IsDatabaseID(id) && id == strings.ToLower(id) {
 			return id, true
 		}
 	}
 	return "", false
-}
-
-// isDatabaseID reports whether s is a lowercase UUID, as newUUID makes.
-func isDatabaseID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
-				return false
-			}
-		}
-	}
-	return true
 }
 
 // syncDir makes the entries of dir (a rename, a link, a new file) durable.

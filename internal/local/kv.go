@@ -276,20 +276,6 @@ func (s *store) withValueBlob(ctx context.Context, ns, key string, fn func(kvRow
 		"key %q in KV namespace %s was overwritten %d times while being opened: try again", key, ns, maxBlobAttempts)
 }
 
-// checkValueSize refuses a value blob whose size is not its row's, which
-// only a damaged data dir can show.
-func checkValueSize(f *os.File, key string, size int64) error {
-	fi, err := f.Stat()
-	if err != nil {
-		return storage.Errorf(storage.CodeInternal, "local: opening value data: %w", err)
-	}
-	if fi.Size() != size {
-		return storage.Errorf(storage.CodeInternal, "key %q: its data file holds %d bytes, not %d: the data dir is damaged",
-			key, fi.Size(), size)
-	}
-	return nil
-}
-
 // readBlobValue reads the whole blob of r, for BulkGet. An error matching
 // fs.ErrNotExist says the blob is gone.
 func (s *store) readBlobValue(ctx context.Context, key string, r kvRow) ([]byte, error) {
@@ -298,7 +284,7 @@ func (s *store) readBlobValue(ctx context.Context, key string, r kvRow) ([]byte,
 		return nil, err
 	}
 	defer f.Close()
-	if err := checkValueSize(f, key, r.size); err != nil {
+	if err := checkBlobSize(f, fmt.Sprintf("key %q", key), r.size); err != nil {
 		return nil, err
 	}
 	value := make([]byte, r.size)
@@ -336,7 +322,7 @@ func (k *kvStore) Get(ctx context.Context, namespaceID, key string) (*storage.KV
 		return v, nil
 	}
 	// Once open, the file stays readable whatever a writer does next.
-	if err := checkValueSize(f, key, r.size); err != nil {
+	if err := checkBlobSize(f, fmt.Sprintf("key %q", key), r.size); err != nil {
 		f.Close()
 		return nil, err
 	}

@@ -284,7 +284,7 @@ func (r *r2Store) GetObject(ctx context.Context, bucket, key string, rng *storag
 	// Once open, the file stays readable whatever a writer does next.
 	start, length, err := span(rng, o.info.Size)
 	if err == nil {
-		err = checkBlobSize(f, o)
+		err = checkBlobSize(f, fmt.Sprintf("object %q", o.info.Key), o.info.Size)
 	}
 	if err != nil {
 		f.Close()
@@ -311,20 +311,6 @@ func span(rng *storage.ByteRange, size int64) (start, length int64, err error) {
 		end = min(rng.End, end)
 	}
 	return rng.Start, end - rng.Start + 1, nil
-}
-
-// checkBlobSize refuses to serve a blob whose size is not its row's, which
-// only a damaged data dir can show.
-func checkBlobSize(f *os.File, o objectRow) error {
-	fi, err := f.Stat()
-	if err != nil {
-		return storage.Errorf(storage.CodeInternal, "local: opening object data: %w", err)
-	}
-	if fi.Size() != o.info.Size {
-		return storage.Errorf(storage.CodeInternal, "object %q: its data file holds %d bytes, not %d: the data dir is damaged",
-			o.info.Key, fi.Size(), o.info.Size)
-	}
-	return nil
 }
 
 // objectBody streams a section of an open blob. Like a network body, it
