@@ -424,16 +424,7 @@ func TestSweepKeepsKVBlobs(t *testing.T) {
 	wantValue(t, b2, ns, "bulk", v)
 
 	// The sweep looks each blob up on the index, not by scanning values.
-	rows, err := st2.db.Query("EXPLAIN QUERY PLAN SELECT 1 FROM kv_values WHERE blob_id = ?", orphan)
-	check(t, err)
-	defer rows.Close()
-	var plan []string
-	for rows.Next() {
-		var id, parent, unused int
-		var detail string
-		check(t, rows.Scan(&id, &parent, &unused, &detail))
-		plan = append(plan, detail)
-	}
+	plan := queryPlan(t, st2.db, "SELECT 1 FROM kv_values WHERE blob_id = ?", orphan)
 	if !strings.Contains(strings.Join(plan, "; "), "kv_values_blob_id") {
 		t.Errorf("the sweep's lookup does not use kv_values_blob_id: %q", plan)
 	}

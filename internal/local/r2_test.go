@@ -420,16 +420,7 @@ func TestListObjectsSeeksPastPrefixes(t *testing.T) {
 	// And SQLite seeks too: the position is a range on the primary key.
 	l.pos = cursor{Key: []byte("big0"), Incl: true}
 	w := l.where()
-	rows, err := st.db.Query("EXPLAIN QUERY PLAN SELECT "+objectCols+" FROM r2_objects"+w.sql()+" ORDER BY key LIMIT 1", w.args...)
-	check(t, err)
-	defer rows.Close()
-	var plan []string
-	for rows.Next() {
-		var id, parent, notused int
-		var detail string
-		check(t, rows.Scan(&id, &parent, &notused, &detail))
-		plan = append(plan, detail)
-	}
+	plan := queryPlan(t, st.db, "SELECT "+objectCols+" FROM r2_objects"+w.sql()+" ORDER BY key LIMIT 1", w.args...)
 	if len(plan) != 1 || !strings.Contains(plan[0], "SEARCH r2_objects USING PRIMARY KEY (bucket=? AND key>?)") {
 		t.Errorf("query plan %q: want a search on the primary key range", plan)
 	}
