@@ -10,8 +10,6 @@ import (
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/storage"
 )
 
-const namespaceDoc = "KV namespace: its 32-hex-digit id, or its title"
-
 type kvTools struct{ Deps }
 
 type listNamespacesIn struct {

@@ -58,6 +58,8 @@ func (s *Server) authorize(r *http.Request, rt *route, params map[string]string,
 		}
 		c.token, c.account = t, s.accounts[accountID]
 		return c, nil
+	case authToken:
+		// The usual case, below.
 	}
 
 	if t == nil || !t.usable(c.now) {
