@@ -168,3 +168,36 @@ func TestCheckFollowsToolsets(t *testing.T) {
 		}
 	}
 }
+
+// TestR2Jurisdiction: --r2-jurisdiction eu works in the EU jurisdiction,
+// whose buckets a default server does not list; a bucket asked for in
+// another jurisdiction is refused with the flag to use. (Objects are not
+// checked across jurisdictions: R2_ENDPOINT points both servers at the one
+// S3 server of the test.)
+func TestR2Jurisdiction(t *testing.T) {
+	env, _ := fakeAccount(t)
+	eu := startServerEnv(t, t.TempDir(), env, "--r2-jurisdiction", "eu")
+	made := eu.OK("create_r2_bucket", map[string]any{"name": "eu-assets"})
+	if made["jurisdiction"] != "eu" {
+		t.Errorf("create_r2_bucket in eu = %v", made)
+	}
+	eu.OK("r2_upload", map[string]any{"bucket": "eu-assets", "key": "a.txt", "content": "hej"})
+	if got := eu.OK("r2_download", map[string]any{"bucket": "eu-assets", "key": "a.txt"}); got["content"] != "hej" {
+		t.Errorf("r2_download in eu = %v", got)
+	}
+	list := eu.OK("list_r2_buckets", nil)["buckets"].([]any)
+	if len(list) != 1 || list[0].(map[string]any)["jurisdiction"] != "eu" {
+		t.Errorf("list_r2_buckets in eu = %v", list)
+	}
+	msg := eu.Fail("create_r2_bucket", map[string]any{"name": "us-assets", "jurisdiction": "default"}, "invalid_argument")
+	if !strings.Contains(msg, "--r2-jurisdiction default") {
+		t.Errorf("refusal of another jurisdiction does not name the flag: %s", msg)
+	}
+	eu.stop(t)
+
+	def := startServerEnv(t, t.TempDir(), env)
+	if list := def.OK("list_r2_buckets", nil)["buckets"].([]any); len(list) != 0 {
+		t.Errorf("a default-jurisdiction server lists eu buckets: %v", list)
+	}
+	def.stop(t)
+}

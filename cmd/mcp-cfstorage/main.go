@@ -154,6 +154,7 @@ func cfConfig(cfg config.Config, logger *slog.Logger) cf.Config {
 		R2SecretAccessKey: cfg.R2SecretAccessKey.Reveal(),
 		BaseURL:           cfg.BaseURL,
 		R2Endpoint:        cfg.R2Endpoint,
+		Jurisdiction:      cfg.R2Jurisdiction,
 		Logger:            logger,
 	}
 }

@@ -109,14 +109,15 @@ func (s *bucketStore) GetBucket(ctx context.Context, name string) (storage.Bucke
 	return s.bucket(*res), nil
 }
 
-// CreateBucket creates a bucket in the backend's jurisdiction. A bucket asked
-// for in another one is refused: this backend could not reach its objects
+// CreateBucket creates a bucket in the backend's jurisdiction (with none
+// asked for, or the same). A bucket asked for in another one is refused: this backend could not reach its objects
 // (R2 serves each jurisdiction's objects at its own S3 endpoint).
 func (s *bucketStore) CreateBucket(ctx context.Context, spec storage.BucketSpec) (storage.Bucket, error) {
 	c := call{op: "creating bucket", area: areaR2, write: true, bucket: spec.Name}
-	if want, have := orDefault(spec.Jurisdiction), orDefault(s.b.cfg.Jurisdiction); want != have {
+	// No jurisdiction asked for means the backend's own.
+	if want, have := orDefault(cmp.Or(spec.Jurisdiction, s.b.cfg.Jurisdiction)), orDefault(s.b.cfg.Jurisdiction); want != have {
 		return storage.Bucket{}, storage.Errorf(storage.CodeInvalidArgument,
-			"jurisdiction: this server reaches R2 in the %s jurisdiction only, so a bucket in %s could not be used from it", have, want)
+			"jurisdiction: this server reaches R2 in the %s jurisdiction only, so a bucket in %s could not be used from it; start a server with --r2-jurisdiction %s for that", have, want, want)
 	}
 	acct, err := s.b.account(ctx)
 	if err != nil {

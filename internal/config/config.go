@@ -53,6 +53,10 @@ type Config struct {
 	MaxRows         int
 	LogLevel        slog.Level
 
+	// R2Jurisdiction is where the cloudflare backend's buckets live:
+	// "default", "eu" or "fedramp" ("" means default).
+	R2Jurisdiction string
+
 	// Transport.
 	Transport      string // stdio or http
 	Listen         string
@@ -159,6 +163,16 @@ func options() []option {
 		{name: "log-level", env: "CFSTORAGE_LOG_LEVEL", def: "info",
 			usage: "debug, info, warn or error (logs go to stderr)",
 			set:   func(c *Config, v string) error { return c.LogLevel.UnmarshalText([]byte(v)) }},
+		{name: "r2-jurisdiction", env: "CFSTORAGE_R2_JURISDICTION", def: "default",
+			usage: "R2 jurisdiction the cloudflare backend works in: default, eu or fedramp (R2 keeps each one's buckets apart, at its own S3 endpoint)",
+			set: func(c *Config, v string) error {
+				switch v {
+				case "default", "eu", "fedramp":
+					c.R2Jurisdiction = v
+					return nil
+				}
+				return fmt.Errorf("must be default, eu or fedramp")
+			}},
 		{name: "transport", env: "CFSTORAGE_TRANSPORT", def: TransportStdio,
 			usage: "stdio, or http: Streamable HTTP at /mcp and legacy SSE at /sse + /message",
 			set: func(c *Config, v string) error {

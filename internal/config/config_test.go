@@ -114,6 +114,7 @@ func TestBadValues(t *testing.T) {
 		{[]string{"--nope"}, nil, "nope"},
 		{[]string{"extra"}, nil, "unexpected argument"},
 		{nil, map[string]string{"CFSTORAGE_READ_ONLY": "maybe"}, "CFSTORAGE_READ_ONLY"},
+		{[]string{"--r2-jurisdiction", "moon"}, nil, "default, eu or fedramp"},
 	} {
 		_, err := Load(tc.args, env(tc.env), &bytes.Buffer{})
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -161,5 +162,16 @@ func TestToolsetsAll(t *testing.T) {
 	}
 	if !slices.Equal(c.Toolsets, []string{"kv", "all"}) {
 		t.Errorf("a list with all in it is kept as given, for Validate to refuse: %q", c.Toolsets)
+	}
+}
+
+func TestR2Jurisdiction(t *testing.T) {
+	c, err := Load(nil, env(map[string]string{"CFSTORAGE_R2_JURISDICTION": "eu"}), &bytes.Buffer{})
+	if err != nil || c.R2Jurisdiction != "eu" {
+		t.Fatalf("CFSTORAGE_R2_JURISDICTION=eu: %q, %v", c.R2Jurisdiction, err)
+	}
+	c, err = Load([]string{"--r2-jurisdiction", "fedramp"}, env(map[string]string{"CFSTORAGE_R2_JURISDICTION": "eu"}), &bytes.Buffer{})
+	if err != nil || c.R2Jurisdiction != "fedramp" {
+		t.Fatalf("the flag should win: %q, %v", c.R2Jurisdiction, err)
 	}
 }
