@@ -55,7 +55,7 @@ type createBucketIn struct {
 	Name         string `json:"name" jsonschema:"bucket name: 3..63 of a-z, 0-9 and -, starting and ending with a letter or digit"`
 	LocationHint string `json:"location_hint,omitempty" jsonschema:"where to place the bucket's data" schema:"enum=apac|eeur|enam|weur|wnam|oc"`
 	StorageClass string `json:"storage_class,omitempty" jsonschema:"default storage class for new objects" schema:"enum=Standard|InfrequentAccess"`
-	Jurisdiction string `json:"jurisdiction,omitempty" jsonschema:"data residency: default, eu or fedramp" schema:"enum=default|eu|fedramp"`
+	Jurisdiction string `json:"jurisdiction,omitempty" jsonschema:"data residency: default, eu or fedramp; omit it for the jurisdiction the server works in (a server reaches one)" schema:"enum=default|eu|fedramp"`
 }
 
 type createBucketOut struct {
