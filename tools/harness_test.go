@@ -36,7 +36,7 @@ func newHarness(t *testing.T, s setup) *harness {
 // newServer builds the server under test on a local backend in dataDir with
 // root as its files root; owner keeps the backend open until it ends, and
 // failures go to t.
-func newServer(owner, t *testing.T, s setup, root, dataDir string) *server.MCPServer {
+func newServer(owner, t testing.TB, s setup, root, dataDir string) *server.MCPServer {
 	t.Helper()
 	var roots []string
 	if !s.noRoots {
