@@ -52,7 +52,7 @@ func instructions(store *storage.Store) string {
 	var areas, names, browse []string
 	if kv {
 		areas = append(areas, "Workers KV (namespaces of keys)")
-		names = append(names, "KV namespaces are named by id or title")
+		names = append(names, "KV namespaces are named by id or title.")
 		browse = append(browse, "kv://namespace/key")
 	}
 	if r2 {
@@ -61,7 +61,7 @@ func instructions(store *storage.Store) string {
 	}
 	if d1 {
 		areas = append(areas, "D1 (SQLite databases)")
-		names = append(names, "D1 databases by id or name")
+		names = append(names, "D1 databases are named by id or name.")
 	}
 	if len(areas) == 0 {
 		return "This server gives access to Cloudflare storage; it was started with no storage area (--toolsets). Call whoami to see the backend and account in use."
@@ -69,8 +69,8 @@ func instructions(store *storage.Store) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "This server gives access to Cloudflare storage: %s.\n", strings.Join(areas, ", "))
 	b.WriteString("Call whoami to see which backend and account are in use.")
-	if len(names) > 0 {
-		fmt.Fprintf(&b, " %s.", strings.Join(names, ", "))
+	for _, n := range names {
+		b.WriteString(" " + n)
 	}
 	b.WriteString("\n")
 	if d1 {
