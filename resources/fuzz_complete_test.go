@@ -6,12 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mark3labs/mcp-go/client"
 	"github.com/mark3labs/mcp-go/mcp"
 
-	"github.com/mcp-cfstorage/mcp-cfstorage/internal/mcpserver"
-	"github.com/mcp-cfstorage/mcp-cfstorage/internal/mcptest"
-	"github.com/mcp-cfstorage/mcp-cfstorage/internal/storage"
 	"github.com/mcp-cfstorage/mcp-cfstorage/resources"
 )
 
@@ -35,22 +31,7 @@ func FuzzCompletion(f *testing.F) {
 	} {
 		f.Add(s.ref, s.arg, s.value, s.context)
 	}
-	srv, closeStore, err := mcptest.LocalServer(f.TempDir(), storage.Policy{}, mcpserver.Options{}, f.TempDir())
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(closeStore)
-	c, err := client.NewInProcessClient(srv)
-	if err != nil {
-		f.Fatal(err)
-	}
-	s := mcptest.Connect(f, c)
-	s.OK("create_kv_namespace", map[string]any{"title": "seeded"})
-	s.OK("kv_put", map[string]any{"namespace": "seeded", "key": "a/b", "value": "v"})
-	s.OK("create_r2_bucket", map[string]any{"name": "seeded"})
-	s.OK("r2_upload", map[string]any{"bucket": "seeded", "key": "dir/a.txt", "content": "hi"})
-	s.OK("create_d1_database", map[string]any{"name": "seeded"})
-	s.OK("d1_query", map[string]any{"database": "seeded", "sql": "CREATE TABLE t (x)"})
+	c := seededClient(f)
 
 	f.Fuzz(func(t *testing.T, ref, arg, value, contextValue string) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

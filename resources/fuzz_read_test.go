@@ -37,23 +37,7 @@ func FuzzResourceRead(f *testing.F) {
 	} {
 		f.Add(uri)
 	}
-	dir := f.TempDir()
-	srv, closeStore, err := mcptest.LocalServer(dir, storage.Policy{}, mcpserver.Options{}, f.TempDir())
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(closeStore)
-	c, err := client.NewInProcessClient(srv)
-	if err != nil {
-		f.Fatal(err)
-	}
-	s := mcptest.Connect(f, c)
-	s.OK("create_kv_namespace", map[string]any{"title": "seeded"})
-	s.OK("kv_put", map[string]any{"namespace": "seeded", "key": "a/b", "value": "v"})
-	s.OK("create_r2_bucket", map[string]any{"name": "seeded"})
-	s.OK("r2_upload", map[string]any{"bucket": "seeded", "key": "dir/a.txt", "content": "hi"})
-	s.OK("create_d1_database", map[string]any{"name": "seeded"})
-	s.OK("d1_query", map[string]any{"database": "seeded", "sql": "CREATE TABLE t (x); INSERT INTO t VALUES (1), (x'00')"})
+	c := seededClient(f)
 
 	f.Fuzz(func(t *testing.T, uri string) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -69,4 +53,27 @@ func FuzzResourceRead(f *testing.F) {
 			t.Fatalf("read %q: %v", uri, err)
 		}
 	})
+}
+
+// seededClient connects to a server on a fresh embedded store holding a
+// namespace, a bucket and a database named "seeded", with a value, an object
+// and a table t (rows 1 and x'00') in them.
+func seededClient(f *testing.F) *client.Client {
+	srv, closeStore, err := mcptest.LocalServer(f.TempDir(), storage.Policy{}, mcpserver.Options{}, f.TempDir())
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(closeStore)
+	c, err := client.NewInProcessClient(srv)
+	if err != nil {
+		f.Fatal(err)
+	}
+	s := mcptest.Connect(f, c)
+	s.OK("create_kv_namespace", map[string]any{"title": "seeded"})
+	s.OK("kv_put", map[string]any{"namespace": "seeded", "key": "a/b", "value": "v"})
+	s.OK("create_r2_bucket", map[string]any{"name": "seeded"})
+	s.OK("r2_upload", map[string]any{"bucket": "seeded", "key": "dir/a.txt", "content": "hi"})
+	s.OK("create_d1_database", map[string]any{"name": "seeded"})
+	s.OK("d1_query", map[string]any{"database": "seeded", "sql": "CREATE TABLE t (x); INSERT INTO t VALUES (1), (x'00')"})
+	return c
 }
