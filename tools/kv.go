@@ -335,20 +335,16 @@ func (k kvTools) bulkGet(ctx context.Context, in bulkGetIn) (bulkGetOut, error) 
 	if err != nil {
 		return bulkGetOut{}, err
 	}
-	items, err := k.Store.KV().BulkGet(ctx, ns.ID, in.Keys)
+	// The values come back whole, so the inline limit bounds them before
+	// they are read (where the backend can tell their sizes first).
+	items, err := k.Store.KV().BulkGet(ctx, ns.ID, in.Keys, storage.BulkGetOptions{MaxBytes: k.MaxInlineBytes})
 	if err != nil {
 		return bulkGetOut{}, err
 	}
 	out := bulkGetOut{Values: make([]bulkValueOut, 0, len(items))}
-	var total int64
 	for _, it := range items {
 		v := bulkValueOut{Key: it.Key, Found: it.Found, Metadata: it.Metadata, Expiration: it.Expiration}
 		if it.Found {
-			total += int64(len(it.Value))
-			if total > k.MaxInlineBytes {
-				return bulkGetOut{}, storage.Errorf(storage.CodeTooLarge,
-					"keys: the values add up to more than the inline limit of %d bytes (--max-inline-bytes); ask for fewer keys or use kv_get with save_to", k.MaxInlineBytes)
-			}
 			if v.Encoding, v.Value, err = encode(it.Value, encAuto); err != nil {
 				return bulkGetOut{}, err
 			}
@@ -430,7 +426,7 @@ func (k kvTools) declare() ([]Tool, []error) {
 	})
 	add(g, Spec[bulkGetIn, bulkGetOut]{
 		Name: "kv_bulk_get", Title: "Read many KV values", Hints: readHints, Handle: k.bulkGet,
-		Description: "Read up to 100 keys in one call. Returns one entry per key, in order, with found:false for missing keys; values as text when UTF-8, else base64.",
+		Description: "Read up to 100 keys in one call. Returns one entry per key, in order, with found:false for missing keys; values as text when UTF-8, else base64. The values together must fit the inline limit (--max-inline-bytes, 1 MiB by default): read a large value alone with kv_get and save_to.",
 	})
 	add(g, Spec[bulkDeleteIn, bulkDeleteOut]{
 		Name: "kv_bulk_delete", Title: "Delete many KV keys", Hints: replaceHints, Handle: k.bulkDelete,

@@ -228,3 +228,22 @@ func TestKVLargeValueStreams(t *testing.T) {
 		t.Fatalf("saved value differs (err %v); result %v", err, got)
 	}
 }
+
+// kv_bulk_get returns values inline, so their sum is capped by
+// --max-inline-bytes: over it, too_large names the limit and the way out.
+func TestKVBulkGetInlineLimit(t *testing.T) {
+	h := newHarness(t, setup{maxInline: 100})
+	h.OK("create_kv_namespace", map[string]any{"title": "cap"})
+	h.OK("kv_put", map[string]any{"namespace": "cap", "key": "a", "value": strings.Repeat("a", 60)})
+	h.OK("kv_put", map[string]any{"namespace": "cap", "key": "b", "value": strings.Repeat("b", 40)})
+	h.OK("kv_put", map[string]any{"namespace": "cap", "key": "c", "value": "c"})
+	if got := h.OK("kv_bulk_get", map[string]any{"namespace": "cap", "keys": []string{"a", "b", "missing"}}); len(got["values"].([]any)) != 3 {
+		t.Errorf("100 bytes under a 100-byte limit: %v", got)
+	}
+	msg := h.Fail("kv_bulk_get", map[string]any{"namespace": "cap", "keys": []string{"a", "b", "c"}}, "too_large")
+	for _, want := range []string{"keys", "100", "--max-inline-bytes", "kv_get", "save_to"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("too_large message lacks %q: %s", want, msg)
+		}
+	}
+}

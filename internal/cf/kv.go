@@ -434,7 +434,9 @@ func bulkChunks(entries []storage.KVEntry, maxEntries, maxBytes int) ([][]byte, 
 // UTF-8: Cloudflare documents bulk reads for text values only, and a binary
 // value may be refused or come back altered. Get (one key) is exact for any
 // bytes.
-func (k *kvStore) BulkGet(ctx context.Context, namespaceID string, keys []string) ([]storage.KVItem, error) {
+// BulkGet checks opts.MaxBytes once the answer is decoded: Cloudflare
+// answers with every value at once, so the sizes are not known before.
+func (k *kvStore) BulkGet(ctx context.Context, namespaceID string, keys []string, opts storage.BulkGetOptions) ([]storage.KVItem, error) {
 	c := call{op: "reading keys", area: areaKV, namespace: namespaceID}
 	acct, err := k.b.account(ctx)
 	if err != nil {
@@ -456,10 +458,14 @@ func (k *kvStore) BulkGet(ctx context.Context, namespaceID string, keys []string
 		}
 	}
 	items := make([]storage.KVItem, len(keys))
+	var total int64
 	for i, key := range keys {
 		items[i] = storage.KVItem{Key: key}
 		if err := decodeBulkValue(values[key], &items[i]); err != nil {
 			return nil, storage.Errorf(storage.CodeInternal, "cloudflare: %s: unreadable value of %q: %v", c.op, key, err)
+		}
+		if total += int64(len(items[i].Value)); opts.MaxBytes > 0 && total > opts.MaxBytes {
+			return nil, storage.ErrBulkGetTooLarge(opts.MaxBytes)
 		}
 	}
 	return items, nil

@@ -408,7 +408,7 @@ func TestKVBulkGet(t *testing.T) {
 	mustPutValue(t, b, ns, storage.KVPut{Key: "m", Body: strings.NewReader("é"), Size: 2,
 		Metadata: json.RawMessage(`{"big":12345678901234567890}`), Expiry: storage.Expiry{Expiration: 4102444800}})
 	mustPutValue(t, b, ns, storage.KVPut{Key: "e", Body: strings.NewReader(""), Size: 0})
-	items, err := b.KV().BulkGet(t.Context(), ns, []string{"e", "absent", "m"})
+	items, err := b.KV().BulkGet(t.Context(), ns, []string{"e", "absent", "m"}, storage.BulkGetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -226,7 +226,7 @@ func TestPrism(t *testing.T) {
 		location: "request.body.0.metadata", code: "type",
 	})
 	add("bulk get", func() error {
-		_, err := kv.BulkGet(ctx, prismNamespace, hostileKeys)
+		_, err := kv.BulkGet(ctx, prismNamespace, hostileKeys, storage.BulkGetOptions{})
 		return err
 	})
 	add("bulk delete", func() error {

@@ -112,7 +112,7 @@ func TestRetryNotForNonIdempotentPOST(t *testing.T) {
 	// Bulk reads are POSTs that may be repeated.
 	ns := mustNamespace(t, b, "bulk retry")
 	f.api.Inject(1, cffake.Fault{Status: 500, Method: "POST"})
-	if _, err := b.KV().BulkGet(t.Context(), ns, []string{"k"}); err != nil {
+	if _, err := b.KV().BulkGet(t.Context(), ns, []string{"k"}, storage.BulkGetOptions{}); err != nil {
 		t.Errorf("BulkGet after one 500: %v", err)
 	}
 }

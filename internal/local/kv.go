@@ -608,7 +608,10 @@ func (s *store) storeValue(ctx context.Context, value []byte) (string, error) {
 	return s.install(ctx, tmp)
 }
 
-func (k *kvStore) BulkGet(ctx context.Context, namespaceID string, keys []string) ([]storage.KVItem, error) {
+// BulkGet checks opts.MaxBytes against the sizes in the rows, before any
+// blob is read, and again once the values are read (a value overwritten
+// meanwhile is read again, and may have grown).
+func (k *kvStore) BulkGet(ctx context.Context, namespaceID string, keys []string, opts storage.BulkGetOptions) ([]storage.KVItem, error) {
 	st, err := k.b.open(ctx)
 	if err != nil {
 		return nil, err
@@ -616,6 +619,8 @@ func (k *kvStore) BulkGet(ctx context.Context, namespaceID string, keys []string
 	now := st.now().Unix()
 	items := make([]storage.KVItem, 0, len(keys))
 	blobs := map[int]kvRow{} // by index in items: the values to read from their blobs
+	over := func(total int64) bool { return opts.MaxBytes > 0 && total > opts.MaxBytes }
+	var total int64
 	err = st.view(ctx, "reading values", func(tx queries) error {
 		if err := namespaceExists(ctx, tx, namespaceID); err != nil {
 			return err
@@ -634,6 +639,9 @@ WHERE namespace_id = ? AND key = ? AND (expiration = 0 OR expiration > ?)`)
 			case err != nil:
 				return dbErr(ctx, "reading values", err)
 			default:
+				if total += r.size; over(total) {
+					return storage.ErrBulkGetTooLarge(opts.MaxBytes)
+				}
 				it.Found, it.Value, it.Metadata, it.Expiration = true, r.value, rawJSON(r.meta), r.exp
 				if r.blobID != "" {
 					blobs[len(items)] = r
@@ -654,6 +662,12 @@ WHERE namespace_id = ? AND key = ? AND (expiration = 0 OR expiration > ?)`)
 	for i, r := range blobs {
 		if err := st.fillFromBlob(ctx, namespaceID, &items[i], r); err != nil {
 			return nil, err
+		}
+	}
+	total = 0
+	for _, it := range items {
+		if total += int64(len(it.Value)); over(total) {
+			return nil, storage.ErrBulkGetTooLarge(opts.MaxBytes)
 		}
 	}
 	return items, nil

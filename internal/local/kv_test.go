@@ -57,7 +57,7 @@ func TestNamespaces(t *testing.T) {
 			_, err := kv.BulkPut(ctx, unknown, []storage.KVEntry{{Key: "k", Value: []byte("v")}})
 			return err
 		}(),
-		"bulk get":    func() error { _, err := kv.BulkGet(ctx, unknown, []string{"k"}); return err }(),
+		"bulk get":    func() error { _, err := kv.BulkGet(ctx, unknown, []string{"k"}, storage.BulkGetOptions{}); return err }(),
 		"bulk delete": func() error { _, err := kv.BulkDelete(ctx, unknown, []string{"k"}); return err }(),
 	} {
 		t.Run(name, func(t *testing.T) { wantCode(t, err, storage.CodeNotFound, unknown) })
@@ -224,7 +224,7 @@ func TestKVExpiration(t *testing.T) {
 		for _, k := range page.Keys {
 			names = append(names, k.Name)
 		}
-		items, err := kv.BulkGet(ctx, ns, []string{"later", "never", "soon"})
+		items, err := kv.BulkGet(ctx, ns, []string{"later", "never", "soon"}, storage.BulkGetOptions{})
 		check(t, err)
 		var found []string
 		for _, it := range items {
@@ -374,7 +374,7 @@ func TestKVBulk(t *testing.T) {
 		t.Errorf("BulkPut = %+v", res)
 	}
 
-	items, err := kv.BulkGet(ctx, ns, []string{"c", "missing", "a", "b", "a"})
+	items, err := kv.BulkGet(ctx, ns, []string{"c", "missing", "a", "b", "a"}, storage.BulkGetOptions{})
 	check(t, err)
 	want := []storage.KVItem{
 		{Key: "c", Found: true, Value: []byte("3"), Expiration: clk.now().Unix() + 60},

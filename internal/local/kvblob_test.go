@@ -118,7 +118,7 @@ func wantValue(t *testing.T, b *Backend, ns, key string, want []byte) {
 	if got != string(want) {
 		t.Errorf("Get %q: %d bytes that differ from the %d put", key, len(got), len(want))
 	}
-	items, err := b.KV().BulkGet(context.Background(), ns, []string{key})
+	items, err := b.KV().BulkGet(context.Background(), ns, []string{key}, storage.BulkGetOptions{})
 	check(t, err)
 	if !items[0].Found || !bytes.Equal(items[0].Value, want) || items[0].Value == nil {
 		t.Errorf("BulkGet %q: found %v, %d bytes that differ from the %d put", key, items[0].Found, len(items[0].Value), len(want))
@@ -370,7 +370,7 @@ func TestKVBulkPutBlobs(t *testing.T) {
 			t.Errorf("%q of %d bytes: stored as a blob %v", e.Key, len(e.Value), blob)
 		}
 	}
-	items, err := b.KV().BulkGet(context.Background(), ns, []string{"d", "missing", "a"})
+	items, err := b.KV().BulkGet(context.Background(), ns, []string{"d", "missing", "a"}, storage.BulkGetOptions{})
 	check(t, err)
 	if !items[0].Found || string(items[0].Metadata) != `{"d":true}` || items[1].Found || !bytes.Equal(items[2].Value, entries[3].Value) {
 		t.Errorf("BulkGet = found %v %v %v, metadata %s", items[0].Found, items[1].Found, items[2].Found, items[0].Metadata)
@@ -475,7 +475,7 @@ func TestKVGetDuringOverwrites(t *testing.T) {
 					meta json.RawMessage
 				)
 				if r == 0 {
-					items, err := b.KV().BulkGet(context.Background(), ns, []string{"k"})
+					items, err := b.KV().BulkGet(context.Background(), ns, []string{"k"}, storage.BulkGetOptions{})
 					if err != nil || !items[0].Found {
 						t.Errorf("BulkGet: %v, %+v", err, items)
 						return
@@ -561,14 +561,14 @@ func TestKVBlobVanishes(t *testing.T) {
 	check(t, os.Remove(st.blobPath(readValueRow(t, st, ns, "k").blobID)))
 	_, err = getKV(t, b, ns, "k")
 	wantCode(t, err, storage.CodeInternal, "data file", "missing")
-	_, err = b.KV().BulkGet(ctx, ns, []string{"k"})
+	_, err = b.KV().BulkGet(ctx, ns, []string{"k"}, storage.BulkGetOptions{})
 	wantCode(t, err, storage.CodeInternal, "data file", "missing")
 
 	putValue(t, b, ns, "torn", v1)
 	check(t, os.Truncate(st.blobPath(readValueRow(t, st, ns, "torn").blobID), 2))
 	_, err = getKV(t, b, ns, "torn")
 	wantCode(t, err, storage.CodeInternal, fmt.Sprintf("holds 2 bytes, not %d", len(v1)))
-	_, err = b.KV().BulkGet(ctx, ns, []string{"torn"})
+	_, err = b.KV().BulkGet(ctx, ns, []string{"torn"}, storage.BulkGetOptions{})
 	wantCode(t, err, storage.CodeInternal, fmt.Sprintf("holds 2 bytes, not %d", len(v1)))
 }
 
@@ -625,7 +625,17 @@ func TestKVMemory(t *testing.T) {
 		}
 		h.Sum(sum[:0])
 	})
-	t.Logf("a %d MiB value: Put allocated %d KiB, Get and reading it %d KiB", n>>20, put>>10, get>>10)
+	// A bulk read over its cap fails before reading the values.
+	bulk := allocated(func() {
+		_, err := b.KV().BulkGet(context.Background(), ns, []string{"warm", "big"}, storage.BulkGetOptions{MaxBytes: 1 << 20})
+		if storage.CodeOf(err) != storage.CodeTooLarge {
+			t.Errorf("BulkGet of %d bytes capped at 1 MiB: %v, want too_large", n, err)
+		}
+	})
+	t.Logf("a %d MiB value: Put allocated %d KiB, Get and reading it %d KiB, a refused BulkGet %d KiB", n>>20, put>>10, get>>10, bulk>>10)
+	if bulk > maxAlloc {
+		t.Errorf("a BulkGet refused as too large allocated %d bytes: it read the value", bulk)
+	}
 	if sum != patternSum(n) {
 		t.Error("the value read back differs from the value put")
 	}

@@ -148,7 +148,7 @@ func TestConcurrentCallsDoNotStarve(t *testing.T) {
 				case 0:
 					_, err = b.R2().ListObjects(ctx, "bk", storage.ObjectListOptions{Prefix: fmt.Sprint(i), Delimiter: "/"})
 				case 1:
-					_, err = b.KV().BulkGet(ctx, ns, []string{"a", "b"})
+					_, err = b.KV().BulkGet(ctx, ns, []string{"a", "b"}, storage.BulkGetOptions{})
 				case 2:
 					_, err = b.KV().List(ctx, ns, storage.ListOptions{Prefix: fmt.Sprint(i)})
 				case 3:

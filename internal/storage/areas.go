@@ -79,7 +79,7 @@ func (u Unsupported) List(context.Context, string, ListOptions) (KeyPage, error)
 func (u Unsupported) BulkPut(context.Context, string, []KVEntry) (BulkPutResult, error) {
 	return BulkPutResult{}, u.err()
 }
-func (u Unsupported) BulkGet(context.Context, string, []string) ([]KVItem, error) {
+func (u Unsupported) BulkGet(context.Context, string, []string, BulkGetOptions) ([]KVItem, error) {
 	return nil, u.err()
 }
 func (u Unsupported) BulkDelete(context.Context, string, []string) (int, error) { return 0, u.err() }

@@ -40,6 +40,21 @@ type ListOptions struct {
 	Limit  int
 }
 
+// BulkGetOptions bounds a bulk read.
+type BulkGetOptions struct {
+	// MaxBytes, when positive, caps the sum of the values' sizes: a read
+	// that would return more fails with ErrBulkGetTooLarge. A backend that
+	// knows the sizes first (local) fails before reading any value; one that
+	// does not (Cloudflare answers with every value at once) fails after.
+	MaxBytes int64
+}
+
+// ErrBulkGetTooLarge is the error of a bulk read whose values add up to
+// more than max bytes.
+func ErrBulkGetTooLarge(max int64) error {
+	return Errorf(CodeTooLarge, "keys: the values add up to more than the inline limit of %d bytes (--max-inline-bytes); ask for fewer keys, or read a large value alone with kv_get and save_to", max)
+}
+
 // KV is Workers KV: namespaces of keys with values, metadata and expiration.
 // Namespaces are addressed by id; Store.Namespace resolves titles.
 type KV interface {
@@ -59,8 +74,9 @@ type KV interface {
 	// List returns keys in byte order of their UTF-8 names.
 	List(ctx context.Context, namespaceID string, opts ListOptions) (KeyPage, error)
 	BulkPut(ctx context.Context, namespaceID string, entries []KVEntry) (BulkPutResult, error)
-	// BulkGet returns one item per requested key, in the order asked.
-	BulkGet(ctx context.Context, namespaceID string, keys []string) ([]KVItem, error)
+	// BulkGet returns one item per requested key, in the order asked. The
+	// values are returned whole, in memory, so opts.MaxBytes caps their sum.
+	BulkGet(ctx context.Context, namespaceID string, keys []string, opts BulkGetOptions) ([]KVItem, error)
 	BulkDelete(ctx context.Context, namespaceID string, keys []string) (int, error)
 }
 

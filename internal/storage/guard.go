@@ -425,14 +425,14 @@ func (g *guardedKV) BulkPut(ctx context.Context, id string, entries []KVEntry) (
 	return g.inner.BulkPut(ctx, id, entries)
 }
 
-func (g *guardedKV) BulkGet(ctx context.Context, id string, keys []string) ([]KVItem, error) {
+func (g *guardedKV) BulkGet(ctx context.Context, id string, keys []string, opts BulkGetOptions) ([]KVItem, error) {
 	if err := ValidateKeys(keys, MaxBulkGetKeys); err != nil {
 		return nil, err
 	}
 	if err := g.check(ctx, id); err != nil {
 		return nil, err
 	}
-	return g.inner.BulkGet(ctx, id, keys)
+	return g.inner.BulkGet(ctx, id, keys, opts)
 }
 
 func (g *guardedKV) BulkDelete(ctx context.Context, id string, keys []string) (int, error) {

@@ -127,7 +127,7 @@ func (k fakeKV) BulkPut(context.Context, string, []storage.KVEntry) (storage.Bul
 	k.f.record("BulkPut")
 	return storage.BulkPutResult{}, nil
 }
-func (k fakeKV) BulkGet(context.Context, string, []string) ([]storage.KVItem, error) {
+func (k fakeKV) BulkGet(context.Context, string, []string, storage.BulkGetOptions) ([]storage.KVItem, error) {
 	k.f.record("BulkGet")
 	return nil, nil
 }
@@ -552,7 +552,7 @@ func TestReadOnly(t *testing.T) {
 		"GetNamespace":   func() error { _, err := kv.GetNamespace(ctx, nsA.ID); return err },
 		"Get":            func() error { _, err := kv.Get(ctx, nsA.ID, "k"); return err },
 		"List":           func() error { _, err := kv.List(ctx, nsA.ID, storage.ListOptions{}); return err },
-		"BulkGet":        func() error { _, err := kv.BulkGet(ctx, nsA.ID, []string{"k"}); return err },
+		"BulkGet":        func() error { _, err := kv.BulkGet(ctx, nsA.ID, []string{"k"}, storage.BulkGetOptions{}); return err },
 		"ListBuckets":    func() error { _, err := r2.ListBuckets(ctx, storage.ListOptions{}); return err },
 		"GetBucket":      func() error { _, err := r2.GetBucket(ctx, "bucket-a"); return err },
 		"ListObjects":    func() error { _, err := r2.ListObjects(ctx, "bucket-a", storage.ObjectListOptions{}); return err },
@@ -584,11 +584,14 @@ func TestValidationBeforeIO(t *testing.T) {
 		"Put": func() error {
 			return kv.Put(ctx, nsA.ID, storage.KVPut{Key: "k", Body: strings.NewReader(""), Size: storage.MaxKVValueBytes + 1})
 		},
-		"Delete":         func() error { return kv.Delete(ctx, nsA.ID, "..") },
-		"List":           func() error { _, err := kv.List(ctx, nsA.ID, storage.ListOptions{Limit: 5}); return err },
-		"ListPrefix":     func() error { _, err := kv.List(ctx, nsA.ID, storage.ListOptions{Prefix: long}); return err },
-		"BulkPut":        func() error { _, err := kv.BulkPut(ctx, nsA.ID, nil); return err },
-		"BulkGet":        func() error { _, err := kv.BulkGet(ctx, nsA.ID, make([]string, 101)); return err },
+		"Delete":     func() error { return kv.Delete(ctx, nsA.ID, "..") },
+		"List":       func() error { _, err := kv.List(ctx, nsA.ID, storage.ListOptions{Limit: 5}); return err },
+		"ListPrefix": func() error { _, err := kv.List(ctx, nsA.ID, storage.ListOptions{Prefix: long}); return err },
+		"BulkPut":    func() error { _, err := kv.BulkPut(ctx, nsA.ID, nil); return err },
+		"BulkGet": func() error {
+			_, err := kv.BulkGet(ctx, nsA.ID, make([]string, 101), storage.BulkGetOptions{})
+			return err
+		},
 		"BulkDelete":     func() error { _, err := kv.BulkDelete(ctx, nsA.ID, []string{""}); return err },
 		"Rename":         func() error { return kv.RenameNamespace(ctx, nsA.ID, "") },
 		"ListNamespaces": func() error { _, err := kv.ListNamespaces(ctx, storage.ListOptions{Limit: 101}); return err },

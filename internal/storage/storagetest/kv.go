@@ -115,7 +115,7 @@ func (s *suite) kvNamespaces(t *testing.T) {
 		wantNotFound(t, err)
 		_, err = kv.BulkPut(ctx, id, []storage.KVEntry{{Key: "k", Value: []byte("v")}})
 		wantNotFound(t, err)
-		_, err = kv.BulkGet(ctx, id, []string{"k"})
+		_, err = kv.BulkGet(ctx, id, []string{"k"}, storage.BulkGetOptions{})
 		wantNotFound(t, err)
 		_, err = kv.BulkDelete(ctx, id, []string{"k"})
 		wantNotFound(t, err)
@@ -611,7 +611,7 @@ func (s *suite) kvBulk(t *testing.T) {
 		mustPutKV(t, st, ns.ID, "b", []byte(""))
 
 		ask := []string{"c", "missing-1", "a", "b", "missing-2"}
-		items, err := st.KV().BulkGet(t.Context(), ns.ID, ask)
+		items, err := st.KV().BulkGet(t.Context(), ns.ID, ask, storage.BulkGetOptions{})
 		must(t, err, "BulkGet")
 		if len(items) != len(ask) {
 			t.Fatalf("BulkGet of %d keys returned %d items", len(ask), len(items))
@@ -630,6 +630,29 @@ func (s *suite) kvBulk(t *testing.T) {
 					i, g.Key, g.Found, g.Value, g.Expiration, w.Key, w.Found, w.Value, w.Expiration)
 			}
 			wantMetadata(t, fmt.Sprintf("item %d (%s)", i, w.Key), g.Metadata, w.Metadata)
+		}
+	})
+
+	// MaxBytes caps the sum of the values found; missing keys count for
+	// nothing, and no cap means none.
+	s.test(t, "GetMaxBytes", func(t *testing.T, st *storage.Store) {
+		ns := mustCreateNS(t, st, "bulk cap")
+		mustPutKV(t, st, ns.ID, "ten", bytes.Repeat([]byte("x"), 10))
+		mustPutKV(t, st, ns.ID, "twenty", bytes.Repeat([]byte("y"), 20))
+		ask := []string{"ten", "missing", "twenty"}
+		for _, tc := range []struct {
+			max  int64
+			fail bool
+		}{{0, false}, {30, false}, {31, false}, {29, true}, {10, true}, {1, true}} {
+			items, err := st.KV().BulkGet(t.Context(), ns.ID, ask, storage.BulkGetOptions{MaxBytes: tc.max})
+			if tc.fail {
+				wantErr(t, err, storage.CodeTooLarge, "keys", tc.max)
+				continue
+			}
+			must(t, err, fmt.Sprintf("BulkGet with MaxBytes %d", tc.max))
+			if len(items) != 3 || len(items[0].Value) != 10 || items[1].Found || len(items[2].Value) != 20 {
+				t.Errorf("BulkGet with MaxBytes %d = %+v", tc.max, items)
+			}
 		}
 	})
 
@@ -690,7 +713,7 @@ func (s *suite) kvExpiration(t *testing.T) {
 			t.Fatalf("List = %q, want [k]", keyNames(keys))
 		}
 		wantExpirationNear(t, "List", keys[0].Expiration, before, after, 300)
-		items, err := st.KV().BulkGet(t.Context(), ns.ID, []string{"k"})
+		items, err := st.KV().BulkGet(t.Context(), ns.ID, []string{"k"}, storage.BulkGetOptions{})
 		must(t, err, "BulkGet")
 		if len(items) != 1 || !items[0].Found {
 			t.Fatalf("BulkGet = %+v", items)
@@ -711,7 +734,7 @@ func (s *suite) kvExpiration(t *testing.T) {
 		if len(keys) != 1 || keys[0].Expiration != exp {
 			t.Errorf("List = %+v, want k expiring at %d", keys, exp)
 		}
-		items, err := st.KV().BulkGet(t.Context(), ns.ID, []string{"k"})
+		items, err := st.KV().BulkGet(t.Context(), ns.ID, []string{"k"}, storage.BulkGetOptions{})
 		must(t, err, "BulkGet")
 		if len(items) != 1 || items[0].Expiration != exp {
 			t.Errorf("BulkGet = %+v, want k expiring at %d", items, exp)

@@ -217,13 +217,13 @@ func (s *suite) limitsOver(t *testing.T) {
 		}), big, "entries[1].value", []int64{storage.MaxKVValueBytes}},
 		// Bulk reads: <= 100 keys; bulk deletes: <= 10,000 keys.
 		{"KVBulkGet/Keys101", func(t *testing.T, f *limitFixture) error {
-			return nil2(f.st.KV().BulkGet(t.Context(), f.ns, keysN(storage.MaxBulkGetKeys+1)))
+			return nil2(f.st.KV().BulkGet(t.Context(), f.ns, keysN(storage.MaxBulkGetKeys+1), storage.BulkGetOptions{}))
 		}, big, "keys", []int64{storage.MaxBulkGetKeys}},
 		{"KVBulkGet/Empty", func(t *testing.T, f *limitFixture) error {
-			return nil2(f.st.KV().BulkGet(t.Context(), f.ns, nil))
+			return nil2(f.st.KV().BulkGet(t.Context(), f.ns, nil, storage.BulkGetOptions{}))
 		}, inv, "keys", nil},
 		{"KVBulkGet/BadKey", func(t *testing.T, f *limitFixture) error {
-			return nil2(f.st.KV().BulkGet(t.Context(), f.ns, []string{"existing", ""}))
+			return nil2(f.st.KV().BulkGet(t.Context(), f.ns, []string{"existing", ""}, storage.BulkGetOptions{}))
 		}, inv, "keys[1].key", nil},
 		{"KVBulkDelete/Keys10001", func(t *testing.T, f *limitFixture) error {
 			return nil2(f.st.KV().BulkDelete(t.Context(), f.ns, keysN(storage.MaxBulkDeleteKeys+1)))
@@ -404,7 +404,7 @@ func (s *suite) limitsAt(t *testing.T) {
 		got := listKeys(t, st, ns.ID, storage.ListOptions{Limit: storage.MaxKVListLimit})
 		wantStrings(t, "List", keyNames(got), keys)
 
-		items, err := st.KV().BulkGet(t.Context(), ns.ID, keys[:storage.MaxBulkGetKeys])
+		items, err := st.KV().BulkGet(t.Context(), ns.ID, keys[:storage.MaxBulkGetKeys], storage.BulkGetOptions{})
 		must(t, err, "BulkGet of 100 keys")
 		if len(items) != storage.MaxBulkGetKeys {
 			t.Fatalf("BulkGet of 100 keys returned %d items", len(items))

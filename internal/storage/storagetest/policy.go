@@ -101,7 +101,7 @@ func (s *suite) readOnly(t *testing.T) {
 		v := wantKVValue(t, ro, f.ns.ID, "k", []byte("v"))
 		wantMetadata(t, "Get", v.Metadata, json.RawMessage(`{"m":1}`))
 		wantStrings(t, "List", keyNames(listKeys(t, ro, f.ns.ID, storage.ListOptions{})), []string{"k"})
-		items, err := kv.BulkGet(ctx, f.ns.ID, []string{"k", "absent"})
+		items, err := kv.BulkGet(ctx, f.ns.ID, []string{"k", "absent"}, storage.BulkGetOptions{})
 		must(t, err, "BulkGet")
 		if len(items) != 2 || !items[0].Found || string(items[0].Value) != "v" || items[1].Found {
 			t.Errorf("BulkGet = %+v", items)
@@ -187,7 +187,9 @@ func (s *suite) allowLists(t *testing.T) {
 			{"BulkPut", func(t *testing.T) error {
 				return nil2(kv.BulkPut(t.Context(), id, []storage.KVEntry{{Key: "k", Value: []byte("x")}}))
 			}},
-			{"BulkGet", func(t *testing.T) error { return nil2(kv.BulkGet(t.Context(), id, []string{"k"})) }},
+			{"BulkGet", func(t *testing.T) error {
+				return nil2(kv.BulkGet(t.Context(), id, []string{"k"}, storage.BulkGetOptions{}))
+			}},
 			{"BulkDelete", func(t *testing.T) error { return nil2(kv.BulkDelete(t.Context(), id, []string{"k"})) }},
 		}
 		for _, o := range ops {
