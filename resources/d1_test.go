@@ -402,6 +402,19 @@ func TestD1AllowListAndReadOnly(t *testing.T) {
 	}
 }
 
+// wrappedHarness serves b, a backend that wraps a local one to change
+// what it does.
+func wrappedHarness(t *testing.T, b storage.Backend) *harness {
+	t.Helper()
+	srv, err := mcpserver.New(mcpserver.Options{Version: "test", Store: storage.Guard(b, storage.Policy{})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, notes: make(chan string, 100)}
+	h.Session = mcptest.InProcess(t, srv)
+	return h
+}
+
 // noD1 is a backend without D1, as the cloudflare backend was before its D1
 // slice.
 type noD1 struct{ storage.Backend }
@@ -413,12 +426,7 @@ func (noD1) D1() storage.D1 { return storage.Unsupported{Reason: "no D1 here"} }
 func TestD1Unsupported(t *testing.T) {
 	backend := local.New(t.TempDir())
 	t.Cleanup(func() { backend.Close() })
-	srv, err := mcpserver.New(mcpserver.Options{Version: "test", Store: storage.Guard(noD1{backend}, storage.Policy{})})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := &harness{t: t, notes: make(chan string, 100)}
-	h.Session = mcptest.InProcess(t, srv)
+	h := wrappedHarness(t, noD1{backend})
 	// Made behind the server's back: only a refresh finds it.
 	if _, err := backend.R2().CreateBucket(ctx(t), storage.BucketSpec{Name: "bkt"}); err != nil {
 		t.Fatal(err)
@@ -461,12 +469,7 @@ func TestRefreshSurvivesOneAreaFailing(t *testing.T) {
 	backend := local.New(t.TempDir())
 	t.Cleanup(func() { backend.Close() })
 	failing := &atomic.Bool{}
-	srv, err := mcpserver.New(mcpserver.Options{Version: "test", Store: storage.Guard(flakyR2{backend, failing}, storage.Policy{})})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := &harness{t: t, notes: make(chan string, 100)}
-	h.Session = mcptest.InProcess(t, srv)
+	h := wrappedHarness(t, flakyR2{backend, failing})
 	// Made behind the server's back: only a refresh finds them.
 	if _, err := backend.R2().CreateBucket(ctx(t), storage.BucketSpec{Name: "bkt"}); err != nil {
 		t.Fatal(err)
