@@ -100,26 +100,32 @@ func peakRSS(pid int) (int, error) {
 	return 0, fmt.Errorf("no VmHWM in /proc/%d/status", pid)
 }
 
-// BenchmarkProcessStart measures the floor under BenchmarkColdStart: from
-// process start to exit of `mcp-cfstorage version`, which runs the Go
-// runtime's start-up and every linked package's initializers and nothing
-// of the server. A Go hello world, built here, is the machine's baseline.
+// BenchmarkProcessStart measures the floors under BenchmarkColdStart, from
+// process start to exit: a Go hello world (the machine's baseline), a
+// program that only links the packages the server must use
+// (testdata/floor), and `mcp-cfstorage version`, which runs the Go runtime's
+// start-up and every linked package's initializers and nothing of the
+// server.
 func BenchmarkProcessStart(b *testing.B) {
 	dir := b.TempDir()
 	hello := dir + "/hello"
 	if err := os.WriteFile(dir+"/main.go", []byte("package main\n\nimport \"fmt\"\n\nfunc main() { fmt.Println(\"hello\") }\n"), 0o600); err != nil {
 		b.Fatal(err)
 	}
-	build := exec.Command("go", "build", "-o", hello, dir+"/main.go")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		b.Fatalf("build hello world: %v\n%s", err, out)
+	floor := dir + "/floor"
+	for _, build := range [][]string{{"-o", hello, dir + "/main.go"}, {"-o", floor, "./testdata/floor"}} {
+		cmd := exec.Command("go", append([]string{"build"}, build...)...)
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.Fatalf("go build %v: %v\n%s", build, err, out)
+		}
 	}
 	for _, bc := range []struct {
 		name string
 		argv []string
 	}{
 		{"hello-world", []string{hello}},
+		{"required-packages", []string{floor}},
 		{"mcp-cfstorage-version", []string{binary, "version"}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
