@@ -48,15 +48,22 @@ func (p *Prompts) storageOverview(ctx context.Context, _ mcp.GetPromptRequest) (
 		}
 		schemes, tools = append(schemes, "r2://"), append(tools, "r2_list", "r2_head")
 	}
+	if p.Store.Serves(storage.AreaD1) {
+		b.WriteString("\n")
+		if err := p.surveyDatabases(ctx, &b); err != nil {
+			return nil, promptError(err)
+		}
+		schemes, tools = append(schemes, "d1://"), append(tools, "d1_query (read-only SELECTs)")
+	}
 	fmt.Fprintf(&b, `
-Summarise what is stored, for someone who has not seen this account: for each KV namespace and R2 bucket, say what it
-appears to hold and to be used for (judge by the names, keys, folders and content types), roughly how much is in it,
-and anything notable: expiring keys, empty namespaces or buckets, names that look like leftovers, tests or duplicates.
+Summarise what is stored, for someone who has not seen this account: for each namespace, bucket and database, say what
+it appears to hold and to be used for (judge by the names, keys, folders, content types and tables), roughly how much is
+in it, and anything notable: expiring keys, empty ones, names that look like leftovers, tests or duplicates.
 Keep it short, grouped by purpose rather than repeating the inventory. End with two or three useful next steps.
 To look deeper before answering, read the %s resources named above (folders read as listings) or call
-%s. Do not change or delete anything.`, strings.Join(schemes, " and "), strings.Join(tools, ", "))
+%s. Do not change or delete anything.`, joinAnd(schemes), strings.Join(tools, ", "))
 	return &mcp.GetPromptResult{
-		Description: "A live survey of every KV namespace and R2 bucket, with a request to summarise them.",
+		Description: "A live survey of every KV namespace, R2 bucket and D1 database, with a request to summarise them.",
 		Messages:    []mcp.PromptMessage{userText(b.String())},
 	}, nil
 }
@@ -175,6 +182,64 @@ func (p *Prompts) surveyBuckets(ctx context.Context, b *strings.Builder) error {
 		b.WriteString("\n")
 	}
 	return nil
+}
+
+// surveyDatabases lists the D1 databases with their size and first tables.
+func (p *Prompts) surveyDatabases(ctx context.Context, b *strings.Builder) error {
+	all, more, err := firstN(storage.AllDatabases(ctx, p.Store.D1(), storage.ListOptions{}), surveyDetailed+surveyNamed)
+	if storage.CodeOf(err) == storage.CodeUnsupported {
+		return nil // a backend without D1
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(b, "D1 databases: %s\n", count(len(all), more))
+	if len(all) == 0 {
+		b.WriteString("- (none)\n")
+	}
+	for i, db := range all {
+		if i >= surveyDetailed {
+			fmt.Fprintf(b, "- %s (id %s)\n", cut(db.Name), db.ID)
+			continue
+		}
+		res, err := p.Store.D1().Query(ctx, db.ID, []storage.Statement{{
+			SQL: "SELECT name FROM sqlite_master WHERE " + storage.D1UserTables + " ORDER BY name",
+		}}, storage.QueryOptions{ReadOnly: true, MaxRows: surveyShownItems})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(b, "- %s (id %s, resource d1://%s/", cut(db.Name), db.ID, db.ID)
+		if db.FileSize > 0 {
+			fmt.Fprintf(b, ", %s", size(db.FileSize))
+		}
+		b.WriteString("): ")
+		tables := res[0]
+		if len(tables.Rows) == 0 {
+			b.WriteString("no tables\n")
+			continue
+		}
+		more := tables.RowCount > len(tables.Rows)
+		fmt.Fprintf(b, "%s: ", counted(tables.RowCount, false, "table"))
+		for j, row := range tables.Rows {
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(cut(fmt.Sprint(row[0])))
+		}
+		if more {
+			b.WriteString(", ...")
+		}
+		b.WriteString("\n")
+	}
+	return nil
+}
+
+// joinAnd joins items as a list in prose: "a", "a and b", "a, b and c".
+func joinAnd(items []string) string {
+	if len(items) < 2 {
+		return strings.Join(items, "")
+	}
+	return strings.Join(items[:len(items)-1], ", ") + " and " + items[len(items)-1]
 }
 
 // count renders n, with a "+" when the listing stopped before the end.

@@ -1,5 +1,5 @@
 // Package prompts declares the MCP prompts: storage_overview (survey every
-// namespace and bucket and summarise them) and wire_worker (draft a Worker
+// namespace, bucket and database and summarise them) and wire_worker (draft a Worker
 // and its wrangler configuration bound to a real namespace and bucket). Both
 // read the live inventory through the guarded Store, so what they embed is
 // true, and the allow-lists apply. Like the tools, prompts know only
@@ -68,14 +68,14 @@ func (p *Prompts) ServerOptions() []server.ServerOption {
 }
 
 // Register adds the prompts of the areas the Store serves to srv:
-// storage_overview needs KV or R2, wire_worker both.
+// storage_overview needs one of them, wire_worker KV and R2.
 func (p *Prompts) Register(srv *server.MCPServer) {
-	kv, r2 := p.Store.Serves(storage.AreaKV), p.Store.Serves(storage.AreaR2)
-	if kv || r2 {
+	kv, r2, d1 := p.Store.Serves(storage.AreaKV), p.Store.Serves(storage.AreaR2), p.Store.Serves(storage.AreaD1)
+	if kv || r2 || d1 {
 		srv.AddPrompt(mcp.NewPrompt(StorageOverview,
 			mcp.WithPromptTitle("Survey my Cloudflare storage"),
-			mcp.WithPromptDescription("Survey every KV namespace and R2 bucket this server can reach (counts, first keys, "+
-				"top-level folders and objects, read live) and ask for a summary of what is stored.")),
+			mcp.WithPromptDescription("Survey every KV namespace, R2 bucket and D1 database this server can reach (counts, "+
+				"first keys, top-level folders and objects, tables, read live) and ask for a summary of what is stored.")),
 			p.storageOverview)
 	}
 	if kv && r2 {

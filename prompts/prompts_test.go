@@ -87,11 +87,14 @@ func TestStorageOverview(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if txt := text(t, empty); !strings.Contains(txt, "KV namespaces: 0") || !strings.Contains(txt, "R2 buckets: 0") {
+	if txt := text(t, empty); !strings.Contains(txt, "KV namespaces: 0") || !strings.Contains(txt, "R2 buckets: 0") || !strings.Contains(txt, "D1 databases: 0") {
 		t.Errorf("empty survey:\n%s", txt)
 	}
 
 	id := seed(t, s)
+	app := s.OK("create_d1_database", map[string]any{"name": "app-db"})
+	s.OK("d1_query", map[string]any{"database": "app-db", "sql": `CREATE TABLE users (id); CREATE TABLE "orders ""2024""" (n)`})
+	s.OK("create_d1_database", map[string]any{"name": "fresh"})
 	res, err := getPrompt(s, prompts.StorageOverview, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -102,7 +105,9 @@ func TestStorageOverview(t *testing.T) {
 		"KV namespaces: 2", `"site-config" (id ` + id, "kv://" + id + "/", "2 keys, 1 expiring", `"site-title"`, `"cache:api-response"`,
 		`"sessions"`, "empty",
 		"R2 buckets: 2", `"my-assets" (resource r2://my-assets/`, `"docs/"`, `"robots.txt" (13 B`, `"scratch"`,
-		"Summarise",
+		"D1 databases: 2", `"app-db" (id ` + app["id"].(string), "d1://" + app["id"].(string) + "/", `2 tables: "orders \"2024\"", "users"`,
+		`"fresh"`, "no tables",
+		"Summarise", "d1_query",
 	} {
 		if !strings.Contains(txt, want) {
 			t.Errorf("the survey lacks %q:\n%s", want, txt)

@@ -82,23 +82,17 @@ func quoteIdent(name string) string {
 	return `"` + strings.ReplaceAll(name, `"`, `""`) + `"`
 }
 
-// userTables is the WHERE clause selecting the tables a user sees in
-// sqlite_master: not SQLite's own (sqlite_sequence, sqlite_stat1) and not
-// D1's internal ones (_cf_KV, _cf_METADATA, which D1 does not let queries
-// read).
-const userTables = `type = 'table' AND name NOT LIKE 'sqlite\_%' ESCAPE '\' AND name NOT LIKE '\_cf\_%' ESCAPE '\'`
-
 var (
-	sqlTables = `SELECT name, sql FROM sqlite_master WHERE ` + userTables + ` ORDER BY name LIMIT ` +
+	sqlTables = `SELECT name, sql FROM sqlite_master WHERE ` + storage.D1UserTables + ` ORDER BY name LIMIT ` +
 		fmt.Sprint(maxListedTables+1)
 	sqlColumns = `SELECT m.name, p.name, p.type, p."notnull", p.dflt_value, p.pk FROM sqlite_master AS m ` +
-		`JOIN pragma_table_info(m.name) AS p WHERE m.name IN (SELECT name FROM sqlite_master WHERE ` + userTables +
+		`JOIN pragma_table_info(m.name) AS p WHERE m.name IN (SELECT name FROM sqlite_master WHERE ` + storage.D1UserTables +
 		` ORDER BY name LIMIT ` + fmt.Sprint(maxListedTables) + `) ORDER BY m.name, p.cid`
 	// sqlFindTable finds a table by name as SQLite does, without regard to
 	// ASCII case, preferring an exact match.
-	sqlFindTable = `SELECT name FROM sqlite_master WHERE ` + userTables + ` AND name = ?1 COLLATE NOCASE ` +
+	sqlFindTable = `SELECT name FROM sqlite_master WHERE ` + storage.D1UserTables + ` AND name = ?1 COLLATE NOCASE ` +
 		`ORDER BY name = ?1 DESC LIMIT 1`
-	sqlTableNames = `SELECT name FROM sqlite_master WHERE ` + userTables + ` ORDER BY name`
+	sqlTableNames = `SELECT name FROM sqlite_master WHERE ` + storage.D1UserTables + ` ORDER BY name`
 )
 
 // query runs read-only statements on a database.

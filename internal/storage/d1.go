@@ -85,5 +85,11 @@ type QueryMeta struct {
 	Duration    time.Duration
 }
 
+// D1UserTables is the WHERE clause over sqlite_master that selects the
+// tables a user of a D1 database sees: not SQLite's own (sqlite_sequence,
+// sqlite_stat1) and not D1's internal ones (_cf_KV, _cf_METADATA, which D1
+// does not let queries read).
+const D1UserTables = `type = 'table' AND name NOT LIKE 'sqlite\_%' ESCAPE '\' AND name NOT LIKE '\_cf\_%' ESCAPE '\'`
+
 // D1QueryTimeout is how long a batch may run before it is interrupted.
 const D1QueryTimeout = 30 * time.Second
