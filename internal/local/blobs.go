@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"io/fs"
 	"os"
@@ -62,12 +63,13 @@ func (s *store) blobPath(id string) string {
 	return filepath.Join(s.blobs, id[:2], id)
 }
 
-// receive streams size bytes of r into a new temp file, hashing them on the
-// way, and returns the file's path and the hex MD5 (the ETag). The file is
-// fsynced. On error nothing is left behind. field names the bytes in the
-// errors the caller's input causes: "content" for an object, "value" for a
-// KV value.
-func (s *store) receive(ctx context.Context, field string, r io.Reader, size int64, progress func(int64)) (path, etag string, err error) {
+// receive streams size bytes of r into a new temp file and returns its
+// path; with etag set it also hashes them on the way and returns the hex
+// MD5 (an object's ETag; a KV value has none, and MD5 would cost it more
+// than the write). The file is fsynced. On error nothing is left behind.
+// field names the bytes in the errors the caller's input causes: "content"
+// for an object, "value" for a KV value.
+func (s *store) receive(ctx context.Context, field string, r io.Reader, size int64, progress func(int64), etag bool) (path, sum string, err error) {
 	if r == nil {
 		return "", "", storage.Errorf(storage.CodeInvalidArgument, "%s: is required", field)
 	}
@@ -85,8 +87,10 @@ func (s *store) receive(ctx context.Context, field string, r io.Reader, size int
 		}
 	}()
 
-	h := md5.New()
-	w := &copyWriter{ctx: ctx, f: f, h: h, progress: progress}
+	w := &copyWriter{ctx: ctx, f: f, progress: progress}
+	if etag {
+		w.h = md5.New()
+	}
 	// One byte more than size, to tell a body that is too long.
 	// The buffer is no larger than the content needs: a small upload (a
 	// KV value just over kvInlineMax) does not allocate a whole MiB.
@@ -108,7 +112,10 @@ func (s *store) receive(ctx context.Context, field string, r io.Reader, size int
 	if err := f.Close(); err != nil {
 		return "", "", fsErr(ctx, "closing an upload", err)
 	}
-	return f.Name(), hex.EncodeToString(h.Sum(nil)), nil
+	if etag {
+		sum = hex.EncodeToString(w.h.Sum(nil))
+	}
+	return f.Name(), sum, nil
 }
 
 // copyWriter writes to the temp file and the hash, stops once ctx is done
@@ -116,7 +123,7 @@ func (s *store) receive(ctx context.Context, field string, r io.Reader, size int
 type copyWriter struct {
 	ctx      context.Context
 	f        *os.File
-	h        io.Writer
+	h        hash.Hash // nil: no hashing
 	progress func(int64)
 	sent     int64
 	err      error
@@ -128,7 +135,9 @@ func (w *copyWriter) Write(p []byte) (int, error) {
 		return 0, w.err
 	}
 	n, err := w.f.Write(p)
-	w.h.Write(p[:n])
+	if w.h != nil {
+		w.h.Write(p[:n])
+	}
 	w.sent += int64(n)
 	if err != nil {
 		w.err = fsErr(w.ctx, "writing an upload", err)

@@ -346,7 +346,7 @@ func (k *kvStore) Put(ctx context.Context, namespaceID string, put storage.KVPut
 	if err := namespaceExists(ctx, st.q(), namespaceID); err != nil {
 		return err
 	}
-	tmp, _, err := st.receive(ctx, "value", put.Body, put.Size, nil)
+	tmp, _, err := st.receive(ctx, "value", put.Body, put.Size, nil, false)
 	if err != nil {
 		return err
 	}
@@ -601,7 +601,7 @@ func (k *kvStore) BulkPut(ctx context.Context, namespaceID string, entries []sto
 
 // storeValue writes value into a new blob and returns its id.
 func (s *store) storeValue(ctx context.Context, value []byte) (string, error) {
-	tmp, _, err := s.receive(ctx, "value", bytes.NewReader(value), int64(len(value)), nil)
+	tmp, _, err := s.receive(ctx, "value", bytes.NewReader(value), int64(len(value)), nil, false)
 	if err != nil {
 		return "", err
 	}

@@ -345,7 +345,7 @@ func (r *r2Store) PutObject(ctx context.Context, put storage.ObjectPut) (storage
 	if err := bucketExists(ctx, st.q(), put.Bucket); err != nil {
 		return storage.ObjectInfo{}, err
 	}
-	tmp, etag, err := st.receive(ctx, "content", put.Body, put.Size, put.Progress)
+	tmp, etag, err := st.receive(ctx, "content", put.Body, put.Size, put.Progress, true)
 	if err != nil {
 		return storage.ObjectInfo{}, err
 	}
@@ -454,7 +454,7 @@ func (s *store) copyBlob(ctx context.Context, o objectRow) (string, error) {
 		return "", err
 	}
 	defer f.Close()
-	tmp, etag, err := s.receive(ctx, "content", f, o.info.Size, nil)
+	tmp, etag, err := s.receive(ctx, "content", f, o.info.Size, nil, true)
 	if err != nil {
 		return "", err
 	}
