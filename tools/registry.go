@@ -113,9 +113,12 @@ func Register(s *server.MCPServer, d Deps, sel Selection) error {
 	if err != nil {
 		return err
 	}
-	for _, t := range Select(all, sel) {
-		s.AddTool(t.Def, t.Handler)
+	selected := Select(all, sel)
+	batch := make([]server.ServerTool, len(selected))
+	for i, t := range selected {
+		batch[i] = server.ServerTool{Tool: t.Def, Handler: t.Handler}
 	}
+	s.AddTools(batch...) // one registration, not one per tool
 	return nil
 }
 
