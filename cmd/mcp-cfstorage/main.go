@@ -86,6 +86,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, stdin io
 		Version:        buildVersion(),
 		Store:          store,
 		Roots:          roots,
+		ClientRoots:    cfg.Transport != config.TransportHTTP, // a stdio client is the local user; an HTTP one is not
 		MaxInlineBytes: cfg.MaxInlineBytes,
 		MaxRows:        cfg.MaxRows,
 		Toolsets:       cfg.Toolsets,

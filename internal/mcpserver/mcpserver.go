@@ -4,6 +4,7 @@
 package mcpserver
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -29,7 +30,7 @@ const DefaultPageSize = 100
 type Options struct {
 	Version        string
 	Store          *storage.Store
-	Roots          fsroot.Roots // from --files-root; client roots are added per session
+	Roots          fsroot.Roots // from --files-root
 	MaxInlineBytes int64
 	MaxRows        int      // rows of a statement d1_query returns inline (0 = tools.DefaultMaxRows)
 	Toolsets       []string // empty = all
@@ -43,6 +44,10 @@ type Options struct {
 	// RootsTimeout bounds how long a tool call waits for the client to list
 	// its roots (0 = DefaultRootsTimeout).
 	RootsTimeout time.Duration
+	// ClientRoots adds the directories the client announces (roots/list) to
+	// Roots, per session. Set it for stdio only: a stdio client is the local
+	// user, an HTTP client is remote and gets only what --files-root grants.
+	ClientRoots bool
 }
 
 // instructions tells the model what the server offers, naming only the
@@ -105,7 +110,6 @@ func New(o Options) (*server.MCPServer, error) {
 	}
 	res := resources.New(resources.Deps{Store: o.Store, MaxInlineBytes: o.MaxInlineBytes, PageSize: o.FolderPageSize, Log: o.Log})
 	pr := prompts.New(prompts.Deps{Store: o.Store, Complete: res.Completer(), Log: o.Log})
-	roots := newClientRoots(o.Roots, o.RootsTimeout, o.Log)
 	hooks := &server.Hooks{}
 
 	opts := []server.ServerOption{
@@ -117,7 +121,13 @@ func New(o Options) (*server.MCPServer, error) {
 		server.WithInstructions(instructions(o.Store)),
 		server.WithPaginationLimit(o.PageSize),
 		server.WithHooks(hooks),
-		server.WithToolHandlerMiddleware(roots.middleware),
+	}
+	rootsOf := func(context.Context) fsroot.Roots { return o.Roots }
+	var roots *clientRoots
+	if o.ClientRoots {
+		roots = newClientRoots(o.Roots, o.RootsTimeout, o.Log)
+		opts = append(opts, server.WithToolHandlerMiddleware(roots.middleware))
+		rootsOf = roots.Roots
 	}
 	opts = append(opts, res.ServerOptions()...)
 	opts = append(opts, pr.ServerOptions()...)
@@ -125,7 +135,7 @@ func New(o Options) (*server.MCPServer, error) {
 
 	deps := tools.Deps{
 		Store:          o.Store,
-		Roots:          roots.Roots,
+		Roots:          rootsOf,
 		MaxInlineBytes: o.MaxInlineBytes,
 		MaxRows:        o.MaxRows,
 		Toolsets:       toolsets,
@@ -137,6 +147,8 @@ func New(o Options) (*server.MCPServer, error) {
 	}
 	res.Register(srv, hooks)
 	pr.Register(srv)
-	roots.install(srv, hooks)
+	if roots != nil {
+		roots.install(srv, hooks)
+	}
 	return srv, nil
 }

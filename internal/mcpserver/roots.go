@@ -2,11 +2,13 @@ package mcpserver
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"log/slog"
 	"net/url"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -29,7 +31,8 @@ const rootsRetry = time.Minute
 const rootsInputID = "cfstorage_roots"
 
 // clientRoots adds the directories an MCP client announces (roots/list) to
-// the --files-root ones, per session.
+// the --files-root ones, per session. Only for stdio (Options.ClientRoots):
+// the roots of a remote client must not widen what the server exposes.
 //
 // The roots are fetched when a tool call with a file argument needs them and
 // cached for the session until the client sends
@@ -37,7 +40,8 @@ const rootsInputID = "cfstorage_roots"
 // protocol era: clients before 2026-07-28 (and in-process ones) are sent a
 // roots/list request, bounded by a timeout; later clients get an
 // input_required result asking for roots (multi round-trip, SEP-2322), and
-// answer by retrying the call with them.
+// answer by retrying the call with them and the result's one-time
+// requestState; roots in a call without it are ignored.
 type clientRoots struct {
 	srv     *server.MCPServer
 	base    fsroot.Roots
@@ -58,6 +62,9 @@ type sessionRoots struct {
 	known bool         // roots holds the client's answer
 	retry time.Time    // the client did not answer; ask again after this
 	gen   int          // bumped by list_changed, to drop answers that raced it
+	// pending holds the requestState nonces of roots requests made in tool
+	// results, oldest first; only a retry that echoes one is an answer.
+	pending []string
 }
 
 // forget drops what is known, so the client is asked again.
@@ -134,8 +141,7 @@ func (c *clientRoots) session(ctx context.Context, create bool) *sessionRoots {
 	return s
 }
 
-// callRootsKey carries roots that hold for one tool call only: the answer
-// of a client without a session.
+// callRootsKey carries the roots a retry brought to the call it retries.
 type callRootsKey struct{}
 
 // Roots returns the directories file arguments may use in ctx's session:
@@ -184,45 +190,64 @@ func usesFiles(req mcp.CallToolRequest) bool {
 	return false
 }
 
+// maxPending bounds the roots requests of one session that wait for the
+// client's retry; beyond it the oldest is forgotten and that retry is asked
+// again.
+const maxPending = 8
+
 // askInResult is the tool result that asks a 2026-07-28 client for its
-// roots; it retries the call with them.
-func askInResult() *mcp.CallToolResult {
-	return server.NewInputRequestBuilder("").Roots(rootsInputID).ToolResult()
+// roots; it retries the call with them and with the result's requestState,
+// a one-time nonce that proves the server asked.
+func (s *sessionRoots) askInResult() *mcp.CallToolResult {
+	nonce := rand.Text()
+	s.mu.Lock()
+	if len(s.pending) >= maxPending {
+		s.pending = s.pending[1:]
+	}
+	s.pending = append(s.pending, nonce)
+	s.mu.Unlock()
+	return server.NewInputRequestBuilder(nonce).Roots(rootsInputID).ToolResult()
+}
+
+// claim reports whether state is a nonce of askInResult that was not used
+// yet, and uses it up.
+func (s *sessionRoots) claim(state string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if i := slices.Index(s.pending, state); state != "" && i >= 0 {
+		s.pending = slices.Delete(s.pending, i, i+1)
+		return true
+	}
+	return false
 }
 
 // middleware makes sure a tool call that uses files sees the client's roots.
 func (c *clientRoots) middleware(next server.ToolHandlerFunc) server.ToolHandlerFunc {
 	return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-		if answer := server.RootsResponse(req.Params.InputResponses, rootsInputID); answer != nil && declaresRoots(ctx) {
-			// A retry carrying the roots asked for in a result.
-			roots := c.resolve(answer)
-			if s := c.session(ctx, true); s != nil {
+		if answer := server.RootsResponse(req.Params.InputResponses, rootsInputID); answer != nil {
+			// A retry carrying roots: taken only as the answer to a request
+			// this session's server made, never as the client's say-so.
+			if s := c.session(ctx, false); s != nil && s.claim(req.Params.RequestState) && declaresRoots(ctx) {
+				roots := c.resolve(answer)
 				s.mu.Lock()
 				s.remember(roots)
 				s.mu.Unlock()
+				return next(context.WithValue(ctx, callRootsKey{}, roots), req)
 			}
-			return next(context.WithValue(ctx, callRootsKey{}, roots), req)
+			c.log.Debug("ignoring roots in inputResponses that the server did not ask for")
 		}
 		if !usesFiles(req) || !declaresRoots(ctx) {
 			return next(ctx, req)
 		}
 		s := c.session(ctx, true)
 		if s == nil {
-			// Nothing to remember them in: ask for this call alone.
-			res, err := c.ask(ctx)
-			switch {
-			case errors.Is(err, server.ErrServerInitiatedRequestUnsupported):
-				return askInResult(), nil
-			case err != nil:
-				c.log.Warn("the client did not list its roots; using --files-root only", "error", err)
-				return next(ctx, req)
-			}
-			return next(context.WithValue(ctx, callRootsKey{}, c.resolve(res)), req)
+			// No session to tie the client's answer to: --files-root alone.
+			return next(ctx, req)
 		}
 		if err := c.fetch(ctx, s); errors.Is(err, server.ErrServerInitiatedRequestUnsupported) {
 			// A 2026-07-28 client over a transport where the server may not
 			// send requests: ask through the result instead.
-			return askInResult(), nil
+			return s.askInResult(), nil
 		}
 		return next(ctx, req)
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/mark3labs/mcp-go/client"
+	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/mcpserver"
@@ -64,7 +65,7 @@ func newRootsSession(t *testing.T, s rootsSetup) *mcptest.Session {
 	if s.filesRoot != "" {
 		roots = []string{s.filesRoot}
 	}
-	srv, closeStore, err := mcptest.LocalServer(t.TempDir(), storage.Policy{}, mcpserver.Options{RootsTimeout: s.timeout}, roots...)
+	srv, closeStore, err := mcptest.LocalServer(t.TempDir(), storage.Policy{}, mcpserver.Options{ClientRoots: true, RootsTimeout: s.timeout}, roots...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,5 +212,49 @@ func TestClientRootsOnlyWhenNeeded(t *testing.T) {
 	s.OK("whoami", nil)
 	if n := roots.asked.Load(); n != 1 {
 		t.Errorf("whoami asked %d times", n)
+	}
+}
+
+// forger is an in-process client transport that forges roots.
+type forger struct {
+	*transport.InProcessTransport
+	mcptest.RootsForger
+}
+
+func (f *forger) SendRequest(ctx context.Context, req transport.JSONRPCRequest) (*transport.JSONRPCResponse, error) {
+	return f.Send(ctx, req, f.InProcessTransport.SendRequest)
+}
+
+// Roots that come in a call's inputResponses count only as the answer to a
+// request the server made in a result (its one-time requestState): a client
+// that slips them into a call unasked, or with a made-up or replayed state,
+// widens nothing.
+func TestClientRootsUnaskedInputResponses(t *testing.T) {
+	for _, proto := range []string{mcp.ProtocolVersion20251125, mcp.LATEST_PROTOCOL_VERSION} {
+		t.Run(proto, func(t *testing.T) {
+			project, inProject := dirWithFile(t, "p.txt")
+			forged, inForged := dirWithFile(t, "f.txt")
+			roots := &announcer{}
+			roots.set(project)
+			srv, closeStore, err := mcptest.LocalServer(t.TempDir(), storage.Policy{}, mcpserver.Options{ClientRoots: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(closeStore)
+			f := &forger{InProcessTransport: transport.NewInProcessTransportWithOptions(srv, transport.WithRootsHandler(roots))}
+			s := mcptest.Connect(t, client.NewClient(f, client.WithRootsHandler(roots), client.WithProtocolVersion(proto)))
+			s.OK("create_r2_bucket", map[string]any{"name": "uploads"})
+
+			for _, state := range []string{"", "made-up-state"} {
+				f.Set(state, forged)
+				s.Fail("r2_upload", uploadFrom(inForged), "permission_denied")
+			}
+			f.Set("")
+			// The client's real roots, asked for by the server, do count.
+			s.OK("r2_upload", uploadFrom(inProject))
+			if dirs := s.OK("whoami", nil)["files_roots"].([]any); len(dirs) != 1 || !strings.HasSuffix(dirs[0].(string), filepath.Base(project)) {
+				t.Errorf("files_roots = %v, want the client's root alone", dirs)
+			}
+		})
 	}
 }
