@@ -101,10 +101,12 @@ func New(srv *server.MCPServer, o Options) *Server {
 		server.WithEventStore(server.NewInMemoryEventStore()),
 		server.WithSessionIdleTTL(o.SessionIdle),
 	}
+	var ids *sessions // nil when stateless
 	if o.Stateless {
 		streamOpts = append(streamOpts, server.WithStateLess(true))
 	} else {
-		streamOpts = append(streamOpts, server.WithSessionIdManager(newSessions(o.SessionIdle, time.Now)))
+		ids = newSessions(o.SessionIdle, time.Now)
+		streamOpts = append(streamOpts, server.WithSessionIdManager(ids))
 	}
 	s := &Server{
 		opts:       o,
@@ -116,7 +118,7 @@ func New(srv *server.MCPServer, o Options) *Server {
 		),
 	}
 	mux := http.NewServeMux()
-	mux.Handle(PathMCP, s.streamable)
+	mux.Handle(PathMCP, checkSession(s.streamable, ids))
 	mux.Handle(PathSSE, s.sse.SSEHandler())
 	mux.Handle(PathMessage, s.sse.MessageHandler())
 	s.handler = guard(mux, o)

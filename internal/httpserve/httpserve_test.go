@@ -239,14 +239,79 @@ func TestBodyLimit(t *testing.T) {
 	}
 }
 
+// Session ids the server never issued get 404 on every verb; GET and DELETE
+// without a session id are refused; so is a session after its DELETE.
 func TestUnknownSession(t *testing.T) {
 	f := start(t, httpserve.Options{})
 	list := `{"jsonrpc":"2.0","id":2,"method":"tools/list"}`
 	for _, id := range []string{"mcp-session-00000000-0000-0000-0000-000000000000", "mcp-session-NOTISSUED", "garbage"} {
 		if got := post(t, f.url+"/mcp", map[string]string{"Mcp-Session-Id": id}, list).StatusCode; got != http.StatusNotFound {
-			t.Errorf("session %q: %d, want 404", id, got)
+			t.Errorf("POST, session %q: %d, want 404", id, got)
+		}
+		for _, verb := range []string{http.MethodGet, http.MethodDelete} {
+			if got := send(t, verb, f.url+"/mcp", id); got != http.StatusNotFound {
+				t.Errorf("%s, session %q: %d, want 404", verb, id, got)
+			}
 		}
 	}
+	for _, verb := range []string{http.MethodGet, http.MethodDelete} {
+		if got := send(t, verb, f.url+"/mcp", ""); got != http.StatusBadRequest {
+			t.Errorf("%s without a session id: %d, want 400", verb, got)
+		}
+	}
+
+	// An issued session streams and ends; after DELETE it is unknown.
+	init := rawPost(t, f.url+"/mcp", "", initBody)
+	init.Body.Close()
+	id := init.Header.Get("Mcp-Session-Id")
+	if id == "" {
+		t.Fatal("initialize issued no session id")
+	}
+	if got := send(t, http.MethodGet, f.url+"/mcp", id); got != http.StatusOK {
+		t.Errorf("GET on an issued session: %d, want 200", got)
+	}
+	if got := send(t, http.MethodDelete, f.url+"/mcp", id); got != http.StatusOK {
+		t.Errorf("DELETE on an issued session: %d, want 200", got)
+	}
+	for _, verb := range []string{http.MethodGet, http.MethodDelete} {
+		if got := send(t, verb, f.url+"/mcp", id); got != http.StatusNotFound {
+			t.Errorf("%s after DELETE: %d, want 404", verb, got)
+		}
+	}
+	if got := post(t, f.url+"/mcp", map[string]string{"Mcp-Session-Id": id}, list).StatusCode; got != http.StatusNotFound {
+		t.Errorf("POST after DELETE: %d, want 404", got)
+	}
+}
+
+// Without sessions there is no stream to listen to and nothing to end.
+func TestStatelessGetDelete(t *testing.T) {
+	f := start(t, httpserve.Options{Stateless: true})
+	for _, verb := range []string{http.MethodGet, http.MethodDelete} {
+		for _, id := range []string{"", "mcp-session-NOTISSUED"} {
+			if got := send(t, verb, f.url+"/mcp", id); got != http.StatusMethodNotAllowed {
+				t.Errorf("stateless %s, session %q: %d, want 405", verb, id, got)
+			}
+		}
+	}
+}
+
+// send makes a bodiless request and returns its status once the headers are
+// in (a GET stream is then closed).
+func send(t *testing.T, verb, url, session string) int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, verb, url, nil)
+	req.Header.Set("Accept", "text/event-stream")
+	if session != "" {
+		req.Header.Set("Mcp-Session-Id", session)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s: %v", verb, err)
+	}
+	res.Body.Close()
+	return res.StatusCode
 }
 
 func connect(t testing.TB, url string, headers map[string]string) *mcptest.Session {

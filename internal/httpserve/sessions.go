@@ -3,8 +3,12 @@ package httpserve
 import (
 	"crypto/rand"
 	"errors"
+	"net/http"
 	"sync"
 	"time"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
 )
 
 // sessions issues Streamable HTTP session ids and accepts only those it
@@ -59,4 +63,34 @@ func (s *sessions) Terminate(id string) (notAllowed bool, err error) {
 	}
 	delete(s.lastSeen, id)
 	return false, nil
+}
+
+// checkSession answers the GET (listening stream) and DELETE (end of
+// session) requests that mcp-go would take wrongly: its GET handler does not
+// call Validate, and opens a session under any id it is given, or under a
+// new one without an id; its DELETE answers 500 for an unknown id. ids is
+// nil without sessions (--stateless), where neither verb has a session to
+// act on. Clients of protocol 2026-07-28, which has no sessions, are left to
+// mcp-go, which refuses both verbs.
+func checkSession(next http.Handler, ids *sessions) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if (r.Method != http.MethodGet && r.Method != http.MethodDelete) || mcp.IsModernProtocol(r.Header.Get(mcp.HeaderProtocolVersion)) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		id := r.Header.Get(server.HeaderKeySessionID)
+		switch {
+		case ids == nil:
+			w.Header().Set("Allow", http.MethodPost)
+			http.Error(w, "Method Not Allowed: the server runs without sessions (--stateless); send requests with POST", http.StatusMethodNotAllowed)
+		case id == "":
+			http.Error(w, "Bad Request: "+r.Method+" needs the Mcp-Session-Id header of an initialized session", http.StatusBadRequest)
+		default:
+			if _, err := ids.Validate(id); err != nil {
+				http.Error(w, "Not Found: "+err.Error()+"; initialize a new session", http.StatusNotFound)
+				return
+			}
+			next.ServeHTTP(w, r)
+		}
+	})
 }
