@@ -5,8 +5,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"unicode/utf8"
+
+	"github.com/mcp-cfstorage/mcp-cfstorage/internal/durable"
 )
 
 // AtomicFile writes a file so that readers see either the old content or the
@@ -100,7 +101,7 @@ func (a *AtomicFile) Commit() error {
 		return fmt.Errorf("cannot write %s: %w", quote(a.path), linkErr(err))
 	}
 	a.committed = true
-	if err := syncDir(filepath.Dir(a.path)); err != nil {
+	if err := durable.SyncDir(filepath.Dir(a.path)); err != nil {
 		return fmt.Errorf("saved %s but could not flush its directory: %w", quote(a.path), bare(err))
 	}
 	return nil
@@ -129,19 +130,4 @@ func linkErr(err error) error {
 		return le.Err
 	}
 	return err
-}
-
-// syncDir fsyncs a directory so a rename in it is durable. Windows cannot
-// open directories for this and its renames are journaled, so it is skipped.
-func syncDir(dir string) error {
-	if runtime.GOOS == "windows" {
-		return nil
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	serr := d.Sync()
-	cerr := d.Close()
-	return errors.Join(serr, cerr)
 }
