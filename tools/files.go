@@ -23,14 +23,11 @@ func fileError(field string, err error) error {
 	return storage.Errorf(storage.CodeInvalidArgument, "%s: %w", field, err)
 }
 
-// openUpload opens a file named by a file_path argument after confining it.
-// The *os.File is an io.ReaderAt, so backends may upload it in parallel parts.
+// openUpload opens a file named by a file_path argument, confined to the
+// allowed directories. The *os.File is an io.ReaderAt, so backends may
+// upload it in parallel parts.
 func (d Deps) openUpload(ctx context.Context, path string) (*os.File, int64, error) {
-	resolved, err := d.Roots(ctx).ReadPath(path)
-	if err != nil {
-		return nil, 0, fileError("file_path", err)
-	}
-	f, err := os.Open(resolved)
+	f, err := d.Roots(ctx).Open(path)
 	if err != nil {
 		return nil, 0, fileError("file_path", err)
 	}
@@ -39,33 +36,48 @@ func (d Deps) openUpload(ctx context.Context, path string) (*os.File, int64, err
 		f.Close()
 		return nil, 0, fileError("file_path", err)
 	}
-	if !st.Mode().IsRegular() {
-		f.Close()
-		return nil, 0, storage.Errorf(storage.CodeInvalidArgument, "file_path: %q is not a regular file", path)
-	}
 	return f, st.Size(), nil
 }
 
 // saveTo streams r into the file named by a save_to argument, atomically:
-// the destination holds either its old content or all of the new.
-func (d Deps) saveTo(ctx context.Context, path string, r io.Reader) (string, int64, error) {
-	resolved, err := d.Roots(ctx).WritePath(path)
+// the destination holds either its old content or all of the new. An
+// existing file is replaced only with overwrite; the refusal is checked
+// before the download and again, race free, when the file is put in place.
+func (d Deps) saveTo(ctx context.Context, path string, overwrite bool, r io.Reader) (string, int64, error) {
+	af, err := d.Roots(ctx).Create(path, overwrite)
 	if err != nil {
-		return "", 0, fileError("save_to", err)
-	}
-	af, err := fsroot.OpenAtomic(resolved)
-	if err != nil {
-		return "", 0, fileError("save_to", err)
+		return "", 0, saveToError(path, err)
 	}
 	defer af.Abort()
 	n, err := io.Copy(af, contextReader{ctx, r})
 	if err != nil {
-		return "", n, fmt.Errorf("save_to: writing %s: %w", resolved, err)
+		return "", n, fmt.Errorf("save_to: writing %s: %w", af.Path(), err)
 	}
 	if err := af.Commit(); err != nil {
+		if errors.Is(err, fsroot.ErrExists) {
+			return "", n, saveToError(path, err)
+		}
 		return "", n, fmt.Errorf("save_to: %w", err)
 	}
-	return resolved, n, nil
+	return af.Path(), n, nil
+}
+
+// checkOverwrite refuses overwrite without save_to: it would do nothing,
+// so the caller has likely misplaced an argument.
+func checkOverwrite(saveTo string, overwrite bool) error {
+	if overwrite && saveTo == "" {
+		return storage.Errorf(storage.CodeInvalidArgument, "overwrite: applies only to save_to, which is not given")
+	}
+	return nil
+}
+
+// saveToError is fileError for save_to, with the refusal to replace a file
+// naming the argument that allows it.
+func saveToError(path string, err error) error {
+	if errors.Is(err, fsroot.ErrExists) {
+		return storage.Errorf(storage.CodeAlreadyExists, "save_to: %q exists; pass overwrite: true to replace it", path)
+	}
+	return fileError("save_to", err)
 }
 
 // contextReader stops a copy when the request is cancelled.

@@ -108,6 +108,7 @@ type kvGetIn struct {
 	Key       string `json:"key" jsonschema:"the key to read (1..512 bytes)"`
 	Encoding  string `json:"encoding,omitempty" jsonschema:"how to return the value: auto (text when UTF-8, else base64), text, base64, or json (parsed)" schema:"enum=auto|text|base64|json,default=auto"`
 	SaveTo    string `json:"save_to,omitempty" jsonschema:"write the value to this file instead of returning it (must be inside an allowed directory); use for large or binary values"`
+	Overwrite bool   `json:"overwrite,omitempty" jsonschema:"with save_to: true replaces a file that already exists there; false (the default) never replaces one, and the call fails with already_exists instead"`
 }
 
 type kvGetOut struct {
@@ -122,6 +123,9 @@ type kvGetOut struct {
 }
 
 func (k kvTools) get(ctx context.Context, in kvGetIn) (kvGetOut, error) {
+	if err := checkOverwrite(in.SaveTo, in.Overwrite); err != nil {
+		return kvGetOut{}, err
+	}
 	ns, err := k.Store.Namespace(ctx, in.Namespace)
 	if err != nil {
 		return kvGetOut{}, err
@@ -141,7 +145,7 @@ func (k kvTools) get(ctx context.Context, in kvGetIn) (kvGetOut, error) {
 	defer v.Body.Close()
 	out := kvGetOut{Found: true, Key: in.Key, Size: v.Size, Metadata: v.Metadata, Expiration: v.Expiration}
 	if in.SaveTo != "" {
-		out.SavedTo, _, err = k.saveTo(ctx, in.SaveTo, v.Body)
+		out.SavedTo, _, err = k.saveTo(ctx, in.SaveTo, in.Overwrite, v.Body)
 		return out, err
 	}
 	data, err := readInline("value", v.Body, v.Size, k.MaxInlineBytes, "pass save_to to write it to a file")

@@ -379,7 +379,8 @@ func TestPathsInsideTheRoot(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, p := range []string{"real/out1.txt", "inner-link/out2.txt", "real/../real/out3.txt", filepath.Join(e.root, "real", "out4.txt"), "file-link"} {
-		res := e.OK("kv_get", kv(map[string]any{"key": "keep", "save_to": p}))
+		// file-link names an existing file: replacing it needs overwrite.
+		res := e.OK("kv_get", kv(map[string]any{"key": "keep", "save_to": p, "overwrite": p == "file-link"}))
 		name := fmt.Sprintf("out%d.txt", i+1)
 		if p == "file-link" {
 			name = "in.txt" // written through the link, which stays inside

@@ -199,6 +199,7 @@ type downloadIn struct {
 	Key        string `json:"key" jsonschema:"object key"`
 	Encoding   string `json:"encoding,omitempty" jsonschema:"auto: text for text types, an image for images, base64 otherwise; or force text or base64" schema:"enum=auto|text|base64,default=auto"`
 	SaveTo     string `json:"save_to,omitempty" jsonschema:"stream the object to this file (inside an allowed directory) instead of returning it; use for objects over the inline limit"`
+	Overwrite  bool   `json:"overwrite,omitempty" jsonschema:"with save_to: true replaces a file that already exists there; false (the default) never replaces one, and the call fails with already_exists instead"`
 	RangeStart *int64 `json:"range_start,omitempty" jsonschema:"first byte to read (0-based)" schema:"minimum=0"`
 	RangeEnd   *int64 `json:"range_end,omitempty" jsonschema:"last byte to read, inclusive" schema:"minimum=0"`
 }
@@ -238,6 +239,9 @@ func (d downloadOut) MCPContent() []mcp.Content {
 }
 
 func (r r2Tools) download(ctx context.Context, in downloadIn) (downloadOut, error) {
+	if err := checkOverwrite(in.SaveTo, in.Overwrite); err != nil {
+		return downloadOut{}, err
+	}
 	var rng *storage.ByteRange
 	if in.RangeStart != nil || in.RangeEnd != nil {
 		rng = &storage.ByteRange{End: -1}
@@ -259,7 +263,7 @@ func (r r2Tools) download(ctx context.Context, in downloadIn) (downloadOut, erro
 	}
 	out := downloadOut{Bucket: in.Bucket, Key: in.Key, Size: obj.Info.Size, Length: obj.Length, ETag: obj.Info.ETag, ContentType: ct}
 	if in.SaveTo != "" {
-		out.SavedTo, out.Length, err = r.saveTo(ctx, in.SaveTo, obj.Body)
+		out.SavedTo, out.Length, err = r.saveTo(ctx, in.SaveTo, in.Overwrite, obj.Body)
 		return out, err
 	}
 	data, err := readInline("object", obj.Body, obj.Length, r.MaxInlineBytes,

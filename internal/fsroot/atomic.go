@@ -3,55 +3,95 @@ package fsroot
 import (
 	"errors"
 	"fmt"
+	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"runtime"
+	"strconv"
 	"unicode/utf8"
+
+	"github.com/mcp-cfstorage/mcp-cfstorage/internal/durable"
 )
 
 // AtomicFile writes a file so that readers see either the old content or the
 // complete new content, never a partial download: data goes to a temporary
 // file in the same directory (same file system, so rename is atomic), which
-// Commit renames over the destination. It is not safe for concurrent use.
+// Commit moves to the destination. Every step goes through an os.Root on the
+// allowed directory that holds the destination, so a directory swapped for a
+// symbolic link meanwhile cannot send the file outside it. It is not safe
+// for concurrent use.
 //
 // Typical use:
 //
-//	af, err := fsroot.OpenAtomic(path) // path from Roots.WritePath
+//	af, err := roots.Create(path, overwrite)
 //	if err != nil { ... }
 //	defer af.Abort() // no-op after a successful Commit
 //	if _, err := io.Copy(af, body); err != nil { return err }
 //	return af.Commit()
 type AtomicFile struct {
 	f         *os.File
-	path      string
+	root      *os.Root // the allowed directory holding the destination
+	rel       string   // the destination, relative to root
+	tmp       string   // the temporary file, relative to root
+	path      string   // the destination's full path, for messages
+	overwrite bool
+	// link gives the temporary file the destination's name without
+	// replacing anything (root.Link); a field so tests can take it away.
+	link      func(oldname, newname string) error
 	done      bool // Commit or Abort was called
 	committed bool
 }
 
-// OpenAtomic starts writing path. path should come from Roots.WritePath; its
-// directory must exist. The temporary file is created with mode 0600 (a
-// download may be private); when path already exists as a regular file its
-// permission bits are copied, best effort, so an overwrite keeps them.
-func OpenAtomic(path string) (*AtomicFile, error) {
-	fi, err := os.Stat(path)
-	if err == nil && fi.IsDir() {
-		return nil, fmt.Errorf("cannot write %s: it is a directory, not a file", quote(path))
+// ErrExists is matched (with errors.Is) by the error of Create and Commit
+// when the destination exists and overwrite is false. It is fs.ErrExist.
+var ErrExists = fs.ErrExist
+
+// openAtomic starts writing rel inside root; path is its full path, for
+// messages. Without overwrite an existing destination is refused here, to
+// fail before a download, and again by Commit, which alone decides. The
+// temporary file is created with mode 0600 (a download may be private); on
+// an overwrite the permission bits of the file replaced are copied, best
+// effort. openAtomic takes ownership of root: it is closed on error, or by
+// Commit or Abort.
+func openAtomic(root *os.Root, rel, path string, overwrite bool) (*AtomicFile, error) {
+	fail := func(err error) (*AtomicFile, error) {
+		root.Close()
+		return nil, err
 	}
-	dir, base := filepath.Split(path)
+	fi, err := root.Stat(rel)
+	switch {
+	case err == nil && fi.IsDir():
+		return fail(fmt.Errorf("cannot write %s: it is a directory, not a file", quote(path)))
+	case err == nil && !overwrite:
+		return fail(existsError(path))
+	case err != nil && !errors.Is(err, fs.ErrNotExist):
+		return fail(fmt.Errorf("cannot write %s: %w", quote(path), bare(err)))
+	}
+	dir, base := filepath.Split(rel)
 	if base == "" {
-		return nil, fmt.Errorf("cannot write %s: no file name", quote(path))
+		return fail(fmt.Errorf("cannot write %s: no file name", quote(path)))
 	}
-	if dir == "" {
-		dir = "."
+	var f *os.File
+	var tmp string
+	for range 100 {
+		tmp = filepath.Join(dir, "."+shorten(base, 64)+"."+strconv.FormatUint(rand.Uint64(), 36)+".tmp")
+		f, err = root.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+		if !errors.Is(err, fs.ErrExist) {
+			break
+		}
 	}
-	f, err := os.CreateTemp(dir, "."+shorten(base, 64)+".*.tmp")
 	if err != nil {
-		return nil, fmt.Errorf("cannot write %s: creating temporary file: %w", quote(path), bare(err))
+		return fail(fmt.Errorf("cannot write %s: creating temporary file: %w", quote(path), bare(err)))
 	}
 	if fi != nil && fi.Mode().IsRegular() {
 		_ = f.Chmod(fi.Mode().Perm()) // best effort: some file systems refuse
 	}
-	return &AtomicFile{f: f, path: path}, nil
+	return &AtomicFile{f: f, root: root, rel: rel, tmp: tmp, path: path, overwrite: overwrite, link: root.Link}, nil
+}
+
+// existsError refuses to replace path; it matches ErrExists.
+func existsError(path string) error {
+	return fmt.Errorf("cannot write %s: %w", quote(path), ErrExists)
 }
 
 // shorten cuts s to at most n bytes on a UTF-8 boundary, so the temporary
@@ -66,6 +106,9 @@ func shorten(s string, n int) string {
 	return s[:n]
 }
 
+// Path is the full path of the destination, its symbolic links resolved.
+func (a *AtomicFile) Path() string { return a.path }
+
 // Write writes to the temporary file. After Commit or Abort it returns
 // os.ErrClosed.
 func (a *AtomicFile) Write(p []byte) (int, error) {
@@ -76,32 +119,76 @@ func (a *AtomicFile) Write(p []byte) (int, error) {
 }
 
 // Commit makes the written data durable and visible at the destination:
-// fsync the temporary file, close it, rename it over the destination, then
-// fsync the directory so the rename itself survives a crash. If anything
-// before the rename fails, the temporary file is removed and the destination
-// is untouched. Calling Commit twice, or after Abort, is an error.
+// fsync the temporary file, close it, move it to the destination, then fsync
+// the directory so the move itself survives a crash. With overwrite the move
+// is a rename over whatever is there; without, it never replaces a file,
+// even one created after openAtomic (see placeNew), and fails matching
+// ErrExists. If the move fails, the temporary file is removed and the
+// destination is untouched. Calling Commit twice, or after Abort, is an
+// error.
 func (a *AtomicFile) Commit() error {
 	if a.done {
 		return fmt.Errorf("commit %s: %w", quote(a.path), os.ErrClosed)
 	}
 	a.done = true
-	tmp := a.f.Name()
+	defer a.root.Close()
 	if err := a.f.Sync(); err != nil {
 		_ = a.f.Close()
-		_ = os.Remove(tmp)
+		_ = a.root.Remove(a.tmp)
 		return fmt.Errorf("cannot write %s: flushing data: %w", quote(a.path), bare(err))
 	}
 	if err := a.f.Close(); err != nil {
-		_ = os.Remove(tmp)
+		_ = a.root.Remove(a.tmp)
 		return fmt.Errorf("cannot write %s: %w", quote(a.path), bare(err))
 	}
-	if err := os.Rename(tmp, a.path); err != nil {
-		_ = os.Remove(tmp)
+	var err error
+	if a.overwrite {
+		err = a.root.Rename(a.tmp, a.rel)
+	} else {
+		err = a.placeNew()
+	}
+	if err != nil {
+		_ = a.root.Remove(a.tmp)
+		if errors.Is(err, fs.ErrExist) {
+			return existsError(a.path)
+		}
 		return fmt.Errorf("cannot write %s: %w", quote(a.path), linkErr(err))
 	}
 	a.committed = true
-	if err := syncDir(filepath.Dir(a.path)); err != nil {
+	if err := durable.SyncDirIn(a.root, filepath.Dir(a.rel)); err != nil {
 		return fmt.Errorf("saved %s but could not flush its directory: %w", quote(a.path), bare(err))
+	}
+	return nil
+}
+
+// placeNew gives the temporary file the destination's name only if no file
+// has it, in one step of the file system: a hard link fails with EEXIST
+// instead of replacing. (Checking first and renaming after would replace a
+// file created in between.) Where hard links are not supported (FAT, some
+// network file systems) the name is claimed by an exclusive create and the
+// temporary file renamed over the claim.
+func (a *AtomicFile) placeNew() error {
+	err := a.link(a.tmp, a.rel)
+	if err == nil {
+		// The data is in place; a temporary name left behind by a
+		// failed remove is only clutter.
+		_ = a.root.Remove(a.tmp)
+		return nil
+	}
+	if errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	claim, cerr := a.root.OpenFile(a.rel, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if cerr != nil {
+		if errors.Is(cerr, fs.ErrExist) {
+			return cerr
+		}
+		return errors.Join(err, cerr)
+	}
+	_ = claim.Close()
+	if err := a.root.Rename(a.tmp, a.rel); err != nil {
+		_ = a.root.Remove(a.rel)
+		return err
 	}
 	return nil
 }
@@ -113,35 +200,21 @@ func (a *AtomicFile) Abort() error {
 		return nil
 	}
 	a.done = true
-	tmp := a.f.Name()
+	defer a.root.Close()
 	cerr := a.f.Close()
-	rerr := os.Remove(tmp)
+	rerr := a.root.Remove(a.tmp)
 	if err := errors.Join(cerr, rerr); err != nil {
 		return fmt.Errorf("discarding temporary file for %s: %w", quote(a.path), err)
 	}
 	return nil
 }
 
-// linkErr drops the paths from an *os.LinkError (rename's error type).
+// linkErr drops the paths from an *os.LinkError (rename's and link's error
+// type).
 func linkErr(err error) error {
 	var le *os.LinkError
 	if errors.As(err, &le) {
 		return le.Err
 	}
 	return err
-}
-
-// syncDir fsyncs a directory so a rename in it is durable. Windows cannot
-// open directories for this and its renames are journaled, so it is skipped.
-func syncDir(dir string) error {
-	if runtime.GOOS == "windows" {
-		return nil
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	serr := d.Sync()
-	cerr := d.Close()
-	return errors.Join(serr, cerr)
 }

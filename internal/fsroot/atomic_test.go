@@ -23,6 +23,16 @@ func listDir(t *testing.T, dir string) []string {
 	return names
 }
 
+// create starts an atomic write of path with its directory as the only root.
+func create(t *testing.T, path string, overwrite bool) (*AtomicFile, error) {
+	t.Helper()
+	r, err := New(filepath.Dir(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.Create(path, overwrite)
+}
+
 func writeAll(t *testing.T, af *AtomicFile, chunks ...string) {
 	t.Helper()
 	for _, c := range chunks {
@@ -35,7 +45,7 @@ func writeAll(t *testing.T, af *AtomicFile, chunks ...string) {
 func TestAtomicCommitNewFile(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "out.bin")
-	af, err := OpenAtomic(path)
+	af, err := create(t, path, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +96,7 @@ func TestAtomicOverwriteKeepsMode(t *testing.T) {
 	if err := os.Chmod(path, 0o640); err != nil {
 		t.Fatal(err)
 	}
-	af, err := OpenAtomic(path)
+	af, err := create(t, path, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +130,7 @@ func TestAtomicAbort(t *testing.T) {
 	if err := os.WriteFile(path, []byte("original"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	af, err := OpenAtomic(path)
+	af, err := create(t, path, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +161,7 @@ func TestAtomicAbort(t *testing.T) {
 func TestAtomicCommitFailureCleansUp(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "target")
-	af, err := OpenAtomic(path)
+	af, err := create(t, path, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,20 +181,24 @@ func TestAtomicCommitFailureCleansUp(t *testing.T) {
 	}
 }
 
-func TestOpenAtomicErrors(t *testing.T) {
+func TestCreateErrors(t *testing.T) {
 	dir := t.TempDir()
 	for _, tc := range []struct {
 		name, path, wantMsg string
 	}{
 		{"directory", dir, "directory"},
-		{"missing parent", filepath.Join(dir, "nodir", "f"), "temporary file"},
+		{"missing parent", filepath.Join(dir, "nodir", "f"), "directory cannot be used"},
 		{"trailing separator", dir + string(filepath.Separator), "directory"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			af, err := OpenAtomic(tc.path)
+			r, err := New(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			af, err := r.Create(tc.path, true)
 			if err == nil {
 				af.Abort()
-				t.Fatalf("OpenAtomic(%q) succeeded", tc.path)
+				t.Fatalf("Create(%q) succeeded", tc.path)
 			}
 			if !strings.Contains(err.Error(), tc.wantMsg) {
 				t.Errorf("error %q does not contain %q", err, tc.wantMsg)
@@ -200,7 +214,7 @@ func TestAtomicLongName(t *testing.T) {
 	dir := t.TempDir()
 	name := strings.Repeat("é", 120) // 240 bytes: near NAME_MAX
 	path := filepath.Join(dir, name)
-	af, err := OpenAtomic(path)
+	af, err := create(t, path, true)
 	if err != nil {
 		t.Fatal(err)
 	}

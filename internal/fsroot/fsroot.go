@@ -2,16 +2,15 @@
 // AI model) to directories the operator allowed.
 //
 // Tool arguments such as file_path (a local file to upload) and save_to (where
-// to write a download) come from an untrusted party, so every such path is
-// checked here before the server touches the file system: it is made
-// absolute, cleaned, its symbolic links are resolved, and the resolved path
-// must lie inside one of the allowed roots. The resolved path is returned, and
-// callers must use that path, not the one they were given.
-//
-// The checks are path based: they stop the model from naming files outside
-// the roots, including through symlinks or "..". They do not defend against a
-// concurrent local process that swaps a directory for a symlink between the
-// check and the open (a TOCTOU race); that would need os.Root.
+// to write a download) come from an untrusted party, so the server touches
+// such a file only through Roots.Open and Roots.Create. The path is made
+// absolute, cleaned and its symbolic links resolved, and the resolved path
+// must lie inside one of the allowed roots; that choice gives the errors a
+// model can act on. The file is then opened, created and renamed through an
+// os.Root on the allowed directory that holds it, so a local process that
+// swaps a directory for a symlink between the check and the use (a TOCTOU
+// race) cannot lead the server outside that directory: the operation fails
+// instead.
 package fsroot
 
 import (
@@ -25,7 +24,7 @@ import (
 	"strings"
 )
 
-// ErrNoRoots is returned by ReadPath and WritePath when no root is
+// ErrNoRoots is returned by Open and Create when no root is
 // configured. File access is opt-in, so an empty Roots refuses everything.
 var ErrNoRoots = errors.New("file access is disabled: start the server with --files-root DIR (env CFSTORAGE_FILES_ROOT) or let the client announce roots")
 
@@ -43,7 +42,7 @@ const maxPathLen = 4096
 // refuses all paths. A Roots is never modified after construction (With
 // returns a new value), so it is safe for concurrent use.
 type Roots struct {
-	dirs []string // absolute, clean, symlink-free; order matters (see ReadPath)
+	dirs []string // absolute, clean, symlink-free; order matters (see readPath)
 }
 
 // New returns Roots for dirs. Each dir is made absolute, cleaned and has its
@@ -103,7 +102,100 @@ func (r Roots) Empty() bool { return len(r.dirs) == 0 }
 // Dirs returns a copy of the resolved root directories, in order.
 func (r Roots) Dirs() []string { return slices.Clone(r.dirs) }
 
-// ReadPath checks p, a file the server is about to read, and returns its
+// Open opens p, a file the server is about to read (an upload), for reading.
+// p is checked as readPath says, then opened through an os.Root on the
+// allowed directory that holds it.
+func (r Roots) Open(p string) (*os.File, error) {
+	res, err := r.readPath(p)
+	if err != nil {
+		return nil, err
+	}
+	dir, rel := r.locate(res)
+	return r.openIn(p, dir, rel)
+}
+
+// openIn opens rel inside the allowed directory dir through an os.Root: a
+// component of rel swapped for a symbolic link since readPath resolved it
+// may lead elsewhere inside dir, never out of it. The file must still be a
+// regular file once open.
+func (r Roots) openIn(p, dir, rel string) (*os.File, error) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read %s: %w", quote(p), bare(err))
+	}
+	defer root.Close()
+	f, err := root.Open(rel)
+	if err != nil {
+		return nil, r.refusal("read", p, filepath.Join(dir, rel), err)
+	}
+	fi, err := f.Stat()
+	switch {
+	case err != nil:
+		f.Close()
+		return nil, fmt.Errorf("cannot read %s: %w", quote(p), bare(err))
+	case !fi.Mode().IsRegular():
+		f.Close()
+		return nil, fmt.Errorf("cannot read %s: it is not a regular file", quote(p))
+	}
+	return f, nil
+}
+
+// Create starts an atomic write of p, a file the server is about to create
+// (a download). p is checked as writePath says; without overwrite an
+// existing file is refused with an error matching ErrExists, here and, race
+// free, at Commit. The returned AtomicFile works through an os.Root on the
+// allowed directory that holds p.
+func (r Roots) Create(p string, overwrite bool) (*AtomicFile, error) {
+	final, err := r.writePath(p)
+	if err != nil {
+		return nil, err
+	}
+	return r.createAt(p, final, overwrite)
+}
+
+// createAt is Create for final, the path writePath resolved p to.
+func (r Roots) createAt(p, final string, overwrite bool) (*AtomicFile, error) {
+	dir, rel := r.locate(final)
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("cannot write %s: %w", quote(p), bare(err))
+	}
+	af, err := openAtomic(root, rel, final, overwrite)
+	if err != nil {
+		if errors.Is(err, ErrExists) || !r.escapes(final) {
+			return nil, err
+		}
+		return nil, r.outside(p)
+	}
+	return af, nil
+}
+
+// locate returns the first root holding the resolved path res and res
+// relative to it. res comes from readPath or writePath, so a root holds it.
+func (r Roots) locate(res string) (dir, rel string) {
+	for _, d := range r.dirs {
+		if within(d, res) {
+			rel, err := filepath.Rel(d, res)
+			if err == nil {
+				return d, rel
+			}
+		}
+	}
+	// Unreachable after a successful check; an os.Root on "" fails.
+	return "", res
+}
+
+// refusal reports that verb on p, whose absolute path is abs, failed with
+// err: as outside the roots when abs now leads out of them (a symlink
+// swapped in since the check), else with err's reason.
+func (r Roots) refusal(verb, p, abs string, err error) error {
+	if r.escapes(abs) {
+		return r.outside(p)
+	}
+	return fmt.Errorf("cannot %s %s: %w", verb, quote(p), bare(err))
+}
+
+// readPath checks p, a file the server is about to read, and returns its
 // resolved path.
 //
 // A relative p is resolved against the FIRST root, so a model can say
@@ -112,7 +204,7 @@ func (r Roots) Dirs() []string { return slices.Clone(r.dirs) }
 // regular file (directories, devices and FIFOs are refused: reading them
 // makes no sense for an upload and could block), and its fully resolved path
 // must be inside a root.
-func (r Roots) ReadPath(p string) (string, error) {
+func (r Roots) readPath(p string) (string, error) {
 	clean, err := r.absolute(p)
 	if err != nil {
 		return "", err
@@ -143,10 +235,10 @@ func (r Roots) ReadPath(p string) (string, error) {
 	return res, nil
 }
 
-// WritePath checks p, a file the server is about to create or overwrite, and
+// writePath checks p, a file the server is about to create or overwrite, and
 // returns the resolved path to write to.
 //
-// Relative paths are resolved against the first root, as in ReadPath. The
+// Relative paths are resolved against the first root, as in readPath. The
 // file need not exist, but its parent directory must (nothing is created
 // here). The parent's symlinks are resolved; if the final element is an
 // existing symlink it is followed and its target is what gets checked and
@@ -154,7 +246,7 @@ func (r Roots) ReadPath(p string) (string, error) {
 // symlink whose target cannot be resolved is refused. The result must be
 // inside a root and must not be a root, a directory or a non-regular file.
 // A path ending in a separator is refused because it names a directory.
-func (r Roots) WritePath(p string) (string, error) {
+func (r Roots) writePath(p string) (string, error) {
 	clean, err := r.absolute(p)
 	if err != nil {
 		return "", err

@@ -65,30 +65,30 @@ func fuzzPaths(f *testing.F, call func(Roots, string) (string, error), check fun
 }
 
 func FuzzReadPath(f *testing.F) {
-	fuzzPaths(f, Roots.ReadPath, func(t *testing.T, in, got string) {
+	fuzzPaths(f, Roots.readPath, func(t *testing.T, in, got string) {
 		if res, err := filepath.EvalSymlinks(got); err != nil || res != got {
-			t.Fatalf("ReadPath(%q) = %q, which resolves to %q, %v", in, got, res, err)
+			t.Fatalf("readPath(%q) = %q, which resolves to %q, %v", in, got, res, err)
 		}
 		if fi, err := os.Stat(got); err != nil || !fi.Mode().IsRegular() {
-			t.Fatalf("ReadPath(%q) = %q, not a regular file (%v)", in, got, err)
+			t.Fatalf("readPath(%q) = %q, not a regular file (%v)", in, got, err)
 		}
 	})
 }
 
 func FuzzWritePath(f *testing.F) {
-	fuzzPaths(f, Roots.WritePath, func(t *testing.T, in, got string) {
+	fuzzPaths(f, Roots.writePath, func(t *testing.T, in, got string) {
 		// The directory must be real and inside; the file new or regular.
 		dir := filepath.Dir(got)
 		if res, err := filepath.EvalSymlinks(dir); err != nil || res != dir {
-			t.Fatalf("WritePath(%q) = %q, whose directory resolves to %q, %v", in, got, res, err)
+			t.Fatalf("writePath(%q) = %q, whose directory resolves to %q, %v", in, got, res, err)
 		}
 		fi, err := os.Lstat(got)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
 		case err != nil:
-			t.Fatalf("WritePath(%q) = %q: %v", in, got, err)
+			t.Fatalf("writePath(%q) = %q: %v", in, got, err)
 		case !fi.Mode().IsRegular():
-			t.Fatalf("WritePath(%q) = %q, existing non-regular file (%v)", in, got, fi.Mode())
+			t.Fatalf("writePath(%q) = %q, existing non-regular file (%v)", in, got, fi.Mode())
 		}
 	})
 }

@@ -140,7 +140,7 @@ func runPathCases(t *testing.T, cases []pathCase, check func(Roots, string) (str
 	}
 }
 
-// Cases shared by ReadPath and WritePath: both must refuse these.
+// Cases shared by readPath and writePath: both must refuse these.
 var hostileCases = []pathCase{
 	{name: "dotdot escape", in: "../outside/secret.txt", wantIs: ErrOutside},
 	{name: "deep dotdot escape", in: "sub/../../outside/secret.txt", wantIs: ErrOutside},
@@ -177,7 +177,7 @@ func TestReadPath(t *testing.T) {
 		{name: "missing file inside", in: "nope.txt", wantIs: fs.ErrNotExist},
 		{name: "dangling symlink inside", in: "dangling-in", wantIs: fs.ErrNotExist, symlink: true},
 	}, hostileCases...)
-	runPathCases(t, cases, Roots.ReadPath)
+	runPathCases(t, cases, Roots.readPath)
 }
 
 func TestWritePath(t *testing.T) {
@@ -198,7 +198,7 @@ func TestWritePath(t *testing.T) {
 		{name: "parent is a file", in: "a.txt/new.txt", wantMsg: "not a directory"},
 		{name: "dangling symlink inside", in: "dangling-in", wantMsg: "symbolic link", symlink: true},
 	}, hostileCases...)
-	runPathCases(t, cases, Roots.WritePath)
+	runPathCases(t, cases, Roots.writePath)
 }
 
 func TestNoRoots(t *testing.T) {
@@ -215,11 +215,11 @@ func TestNoRoots(t *testing.T) {
 			t.Errorf("%s: Dirs() = %q", name, d)
 		}
 		for _, p := range []string{"a.txt", filepath.Join(fx.root, "a.txt"), ""} {
-			if _, err := r.ReadPath(p); !errors.Is(err, ErrNoRoots) {
-				t.Errorf("%s: ReadPath(%q) error = %v, want ErrNoRoots", name, p, err)
+			if _, err := r.readPath(p); !errors.Is(err, ErrNoRoots) {
+				t.Errorf("%s: readPath(%q) error = %v, want ErrNoRoots", name, p, err)
 			}
-			if _, err := r.WritePath(p); !errors.Is(err, ErrNoRoots) {
-				t.Errorf("%s: WritePath(%q) error = %v, want ErrNoRoots", name, p, err)
+			if _, err := r.writePath(p); !errors.Is(err, ErrNoRoots) {
+				t.Errorf("%s: writePath(%q) error = %v, want ErrNoRoots", name, p, err)
 			}
 		}
 	}
@@ -278,13 +278,13 @@ func TestNew(t *testing.T) {
 			t.Errorf("Dirs() = %q, want [%q]", got, fx.root)
 		}
 		// A path given through the unresolved root form is accepted.
-		got, err := r.ReadPath(filepath.Join(link, "a.txt"))
+		got, err := r.readPath(filepath.Join(link, "a.txt"))
 		if want := filepath.Join(fx.root, "a.txt"); err != nil || got != want {
-			t.Errorf("ReadPath via link = %q, %v; want %q", got, err, want)
+			t.Errorf("readPath via link = %q, %v; want %q", got, err, want)
 		}
 		// And a missing file under it reports "not exist", not "outside".
-		if _, err := r.ReadPath(filepath.Join(link, "nope")); !errors.Is(err, fs.ErrNotExist) {
-			t.Errorf("ReadPath(missing via link) error = %v, want not-exist", err)
+		if _, err := r.readPath(filepath.Join(link, "nope")); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("readPath(missing via link) error = %v, want not-exist", err)
 		}
 	})
 }
@@ -320,7 +320,7 @@ func TestWithIsImmutable(t *testing.T) {
 	if r2.Dirs()[0] != fx.root {
 		t.Error("modifying the Dirs() result changed the Roots")
 	}
-	if _, err := r1.ReadPath(filepath.Join(fx.root2, "secret.txt")); !errors.Is(err, ErrOutside) {
+	if _, err := r1.readPath(filepath.Join(fx.root2, "secret.txt")); !errors.Is(err, ErrOutside) {
 		t.Errorf("r1 allows root2 after With: %v", err)
 	}
 }
@@ -332,24 +332,24 @@ func TestMultipleRoots(t *testing.T) {
 		t.Fatal(err)
 	}
 	abs := filepath.Join(fx.root2, "secret.txt")
-	if got, err := r.ReadPath(abs); err != nil || got != abs {
-		t.Errorf("ReadPath(%q) = %q, %v; want it allowed by the second root", abs, got, err)
+	if got, err := r.readPath(abs); err != nil || got != abs {
+		t.Errorf("readPath(%q) = %q, %v; want it allowed by the second root", abs, got, err)
 	}
-	if got, err := r.WritePath(filepath.Join(fx.root2, "new.txt")); err != nil || got != filepath.Join(fx.root2, "new.txt") {
-		t.Errorf("WritePath in second root = %q, %v", got, err)
+	if got, err := r.writePath(filepath.Join(fx.root2, "new.txt")); err != nil || got != filepath.Join(fx.root2, "new.txt") {
+		t.Errorf("writePath in second root = %q, %v", got, err)
 	}
 	// Relative paths go to the first root only.
-	if _, err := r.ReadPath("secret.txt"); !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("ReadPath(relative name only in second root) error = %v, want not-exist", err)
+	if _, err := r.readPath("secret.txt"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("readPath(relative name only in second root) error = %v, want not-exist", err)
 	}
-	if got, err := r.WritePath("new.txt"); err != nil || got != filepath.Join(fx.root, "new.txt") {
-		t.Errorf("WritePath(relative) = %q, %v; want it in the first root", got, err)
+	if got, err := r.writePath("new.txt"); err != nil || got != filepath.Join(fx.root, "new.txt") {
+		t.Errorf("writePath(relative) = %q, %v; want it in the first root", got, err)
 	}
-	if _, err := r.WritePath(fx.root2); err == nil || !strings.Contains(err.Error(), "root") {
-		t.Errorf("WritePath(second root itself) error = %v, want refusal", err)
+	if _, err := r.writePath(fx.root2); err == nil || !strings.Contains(err.Error(), "root") {
+		t.Errorf("writePath(second root itself) error = %v, want refusal", err)
 	}
-	if _, err := r.ReadPath(filepath.Join(fx.outside, "secret.txt")); !errors.Is(err, ErrOutside) {
-		t.Errorf("ReadPath(outside) error = %v, want ErrOutside", err)
+	if _, err := r.readPath(filepath.Join(fx.outside, "secret.txt")); !errors.Is(err, ErrOutside) {
+		t.Errorf("readPath(outside) error = %v, want ErrOutside", err)
 	}
 }
 
@@ -359,20 +359,20 @@ func TestOutsideMessage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = r.ReadPath("../outside/secret.txt")
+	_, err = r.readPath("../outside/secret.txt")
 	want := `path "../outside/secret.txt" is outside the allowed directories (` +
 		fx.root + ", " + fx.root2 + "); relative paths are resolved against " + fx.root
 	if err == nil || err.Error() != want {
 		t.Errorf("error = %v\nwant    %s", err, want)
 	}
 	abs := filepath.Join(fx.outside, "x")
-	_, err = r.WritePath(abs)
+	_, err = r.writePath(abs)
 	want = `path "` + abs + `" is outside the allowed directories (` + fx.root + ", " + fx.root2 + ")"
 	if err == nil || err.Error() != want {
 		t.Errorf("error = %v\nwant    %s", err, want)
 	}
 	long := strings.Repeat("x", 3000)
-	_, err = r.ReadPath("/" + long)
+	_, err = r.readPath("/" + long)
 	if err == nil || len(err.Error()) > 1000 {
 		t.Errorf("error for a long path is missing or not truncated (%d bytes)", len(err.Error()))
 	}

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mcp-cfstorage/mcp-cfstorage/internal/durable"
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/storage"
 )
 
@@ -162,7 +163,7 @@ func (s *store) install(ctx context.Context, tmp string) (string, error) {
 		os.Remove(tmp)
 		return "", fsErr(ctx, "storing an upload", err)
 	}
-	if err := syncDir(dir); err != nil {
+	if err := durable.SyncDir(dir); err != nil {
 		s.removeBlob(id)
 		return "", fsErr(ctx, "storing an upload", err)
 	}
@@ -188,7 +189,7 @@ func (s *store) link(src string) (string, error) {
 	if err := os.Link(s.blobPath(src), s.blobPath(id)); err != nil {
 		return "", err
 	}
-	if err := syncDir(dir); err != nil {
+	if err := durable.SyncDir(dir); err != nil {
 		s.removeBlob(id)
 		return "", err
 	}
@@ -311,17 +312,4 @@ func d1FileID(name string) (string, bool) {
 		}
 	}
 	return "", false
-}
-
-// syncDir makes the entries of dir (a rename, a link, a new file) durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
