@@ -43,7 +43,7 @@ func (s *bucketStore) ListBuckets(ctx context.Context, opts storage.ListOptions)
 	if err != nil {
 		return storage.BucketPage{}, err
 	}
-	limit := pageSize(opts.Limit, storage.DefaultBucketList, storage.MaxBucketList)
+	limit := storage.PageSize(opts.Limit, storage.DefaultBucketList, storage.MaxBucketList)
 	out := storage.BucketPage{Buckets: []storage.Bucket{}}
 	cursor := opts.Cursor
 	for {

@@ -72,7 +72,7 @@ func (s *d1Store) ListDatabases(ctx context.Context, opts storage.ListOptions) (
 	if err != nil {
 		return storage.DatabasePage{}, err
 	}
-	limit := pageSize(opts.Limit, storage.DefaultDatabaseList, storage.MaxDatabaseList)
+	limit := storage.PageSize(opts.Limit, storage.DefaultDatabaseList, storage.MaxDatabaseList)
 	var all []storage.Database
 	for page := 1; ; page++ {
 		if page > maxD1ListPages {

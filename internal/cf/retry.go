@@ -167,7 +167,9 @@ func (t *retryTransport) backoff(attempt int) time.Duration {
 	return d/2 + rand.N(d/2+1)
 }
 
-// retryAfterHeader reads Retry-After: delay seconds or an HTTP date.
+// retryAfterHeader reads Retry-After, delay seconds or an HTTP date, for
+// the REST and the S3 retries alike; a delay is capped at a day, which any
+// caller's own cap is below.
 func retryAfterHeader(h http.Header, now time.Time) (time.Duration, bool) {
 	v := strings.TrimSpace(h.Get("Retry-After"))
 	if v == "" {

@@ -276,24 +276,14 @@ func (r retryAfterRetryer) RetryDelay(attempt int, err error) (time.Duration, er
 	return d, nil
 }
 
-// retryAfter reads the Retry-After header of a failed response: delay
-// seconds or an HTTP date.
+// retryAfter reads the Retry-After header of a failed response (see
+// retryAfterHeader).
 func retryAfter(err error, now time.Time) (time.Duration, bool) {
 	var re *smithyhttp.ResponseError
 	if !errors.As(err, &re) || re.Response == nil || re.Response.Response == nil {
 		return 0, false
 	}
-	v := strings.TrimSpace(re.Response.Header.Get("Retry-After"))
-	if v == "" {
-		return 0, false
-	}
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil && secs >= 0 {
-		return time.Duration(min(secs, int64(maxRetryAfter/time.Second))) * time.Second, true
-	}
-	if at, err := http.ParseTime(v); err == nil {
-		return max(at.Sub(now), 0), true
-	}
-	return 0, false
+	return retryAfterHeader(re.Response.Header, now)
 }
 
 // ---- reading ----
