@@ -160,8 +160,9 @@ func (s *bucketStore) DeleteBucket(ctx context.Context, name string) error {
 	if j := s.jurisdiction(); j != "" {
 		p.Jurisdiction.Value, p.Jurisdiction.Present = r2.BucketDeleteParamsCfR2Jurisdiction(j), true
 	}
-	_, err = s.api().Delete(ctx, seg(name), p)
-	return c.fail(ctx, err)
+	dctx, tries := withAttempts(ctx)
+	_, err = s.api().Delete(dctx, seg(name), p)
+	return c.failDelete(ctx, tries, err)
 }
 
 // bucket converts the API's bucket. Locations come in either case ("weur",

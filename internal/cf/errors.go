@@ -294,6 +294,17 @@ func (c call) fail(ctx context.Context, err error) error {
 	return restError(storage.CodeInternal, e, "cloudflare: %s: unexpected HTTP %d from %s", c.op, e.Status, e.Path)
 }
 
+// failDelete is fail for a delete, which is idempotent and so retried: when
+// a retry finds the thing gone (not_found), an earlier attempt whose answer
+// was lost deleted it, and the delete did what it was asked.
+func (c call) failDelete(ctx context.Context, tries *attempts, err error) error {
+	err = c.fail(ctx, err)
+	if err != nil && tries.retried() && errors.Is(err, storage.ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
 // known maps the codes of c's area that say more than the status does. The
 // messages use the same words as the local backend's and storage.Guard's.
 func (c call) known(e *apiError) error {

@@ -165,8 +165,9 @@ func (k *kvStore) DeleteNamespace(ctx context.Context, id string) error {
 	}
 	var p kv.NamespaceDeleteParams
 	p.AccountID.Value, p.AccountID.Present = acct, true
-	_, err = k.api().Delete(ctx, seg(id), p)
-	return c.fail(ctx, err)
+	dctx, tries := withAttempts(ctx)
+	_, err = k.api().Delete(dctx, seg(id), p)
+	return c.failDelete(ctx, tries, err)
 }
 
 // Get reads the value and its metadata, which come from two endpoints, at

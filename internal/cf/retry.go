@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -89,7 +90,11 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 }
 
 func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	tries, _ := req.Context().Value(attemptsKey{}).(*attempts)
 	for attempt := 1; ; attempt++ {
+		if tries != nil {
+			tries.n.Store(int32(attempt))
+		}
 		res, err := t.base.RoundTrip(req)
 		wait, ok := t.retryable(req, res, err, attempt)
 		if !ok {
@@ -202,6 +207,21 @@ func rewind(req *http.Request) (*http.Request, error) {
 	next.Body = body
 	return next, nil
 }
+
+type attemptsKey struct{}
+
+// attempts is how many times the retry transport sent a call's request.
+type attempts struct{ n atomic.Int32 }
+
+// withAttempts has the requests made with ctx counted in the attempts it
+// returns, for a call whose answer means something else once repeated.
+func withAttempts(ctx context.Context) (context.Context, *attempts) {
+	a := &attempts{}
+	return context.WithValue(ctx, attemptsKey{}, a), a
+}
+
+// retried reports whether the request was sent more than once.
+func (a *attempts) retried() bool { return a.n.Load() > 1 }
 
 type idempotentKey struct{}
 
