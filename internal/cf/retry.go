@@ -106,6 +106,9 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		if res != nil {
 			attrs = append(attrs, slog.Int("status", res.StatusCode))
+			if ray := res.Header.Get("Cf-Ray"); ray != "" {
+				attrs = append(attrs, slog.String("cf_ray", clip(ray, 100)))
+			}
 			// Read a little of the body so the connection can be reused.
 			_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 4<<10))
 			res.Body.Close()

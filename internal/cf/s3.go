@@ -184,6 +184,7 @@ func newObjectStore(cfg objectConfig) (*objectStore, error) {
 		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
 		HTTPClient:                 readOnlyBodyClient{httpClient},
 		Retryer:                    newS3Retryer(retryMaxBackoff),
+		APIOptions:                 []func(*middleware.Stack) error{s.logFailures},
 	})
 	s.presign = s3.NewPresignClient(s.client)
 	return s, nil
@@ -240,6 +241,26 @@ func (c readOnlyBodyClient) Do(req *http.Request) (*http.Response, error) {
 		req.Body = struct{ io.ReadCloser }{req.Body}
 	}
 	return c.next.Do(req)
+}
+
+// logFailures adds to a call's middleware, outside its retries, the log
+// record of a call that failed with an answer (logFailure): one per call,
+// with the last answer's status and request ids.
+func (s *objectStore) logFailures(stack *middleware.Stack) error {
+	return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("LogFailures",
+		func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+			out, meta, err := next.HandleInitialize(ctx, in)
+			var re *smithyhttp.ResponseError
+			if err != nil && errors.As(err, &re) && re.Response != nil && re.Response.Response != nil {
+				res := re.Response.Response
+				var method, path string
+				if res.Request != nil { // set by net/http
+					method, path = res.Request.Method, res.Request.URL.EscapedPath()
+				}
+				logFailure(ctx, s.log, method, path, res.StatusCode, res.Header)
+			}
+			return out, meta, err
+		}), middleware.Before)
 }
 
 // newS3Retryer is the SDK's standard retryer (throttling codes, 429, 5xx and
