@@ -275,6 +275,10 @@ func newS3Retryer(maxBackoff time.Duration) aws.RetryerV2 {
 		o.RateLimiter = ratelimit.None
 		o.Retryables = append(o.Retryables, retry.RetryableHTTPStatusCode{
 			Codes: map[int]struct{}{http.StatusTooManyRequests: {}},
+		}, retry.RetryableErrorCode{
+			// Bytes that reached R2 other than their Content-MD5: damaged on
+			// the way, and sent again (a body is rewound for a retry).
+			Codes: map[string]struct{}{"BadDigest": {}},
 		})
 	}), time.Now}
 }
@@ -742,12 +746,16 @@ func s3Err(op, bucket, key string, err error) error {
 	switch {
 	case code == "NoSuchBucket":
 		return s3NoBucket(bucket)
+	case code == "NoSuchUpload": // a 404, but of the upload
+		return s3Error(storage.CodeConflict, err, "%s %s: the multipart upload was aborted elsewhere: try again", op, what)
 	case code == "NoSuchKey", status == http.StatusNotFound && key != "":
 		return s3NoObject(bucket, key)
 	case status == http.StatusNotFound:
 		return s3NoBucket(bucket)
-	case code == "NoSuchUpload":
-		return s3Error(storage.CodeConflict, err, "%s %s: the multipart upload was aborted elsewhere: try again", op, what)
+	case code == "BadDigest":
+		return s3Error(storage.CodeUnavailable, err,
+			"%s %s: R2 received other bytes than were read (%s): the content changed while it was being uploaded, "+
+				"or was damaged on the way; nothing was stored: try again", op, what, why)
 	case code == "InvalidAccessKeyId", code == "SignatureDoesNotMatch", code == "AccessDenied",
 		status == http.StatusUnauthorized, status == http.StatusForbidden:
 		return s3Error(storage.CodePermissionDenied, err,
