@@ -43,7 +43,7 @@ func (s *bucketStore) ListBuckets(ctx context.Context, opts storage.ListOptions)
 	if err != nil {
 		return storage.BucketPage{}, err
 	}
-	limit := pageSize(opts.Limit, storage.DefaultBucketList, storage.MaxBucketList)
+	limit := storage.PageSize(opts.Limit, storage.DefaultBucketList, storage.MaxBucketList)
 	out := storage.BucketPage{Buckets: []storage.Bucket{}}
 	cursor := opts.Cursor
 	for {
@@ -160,8 +160,9 @@ func (s *bucketStore) DeleteBucket(ctx context.Context, name string) error {
 	if j := s.jurisdiction(); j != "" {
 		p.Jurisdiction.Value, p.Jurisdiction.Present = r2.BucketDeleteParamsCfR2Jurisdiction(j), true
 	}
-	_, err = s.api().Delete(ctx, seg(name), p)
-	return c.fail(ctx, err)
+	dctx, tries := withAttempts(ctx)
+	_, err = s.api().Delete(dctx, seg(name), p)
+	return c.failDelete(ctx, tries, err)
 }
 
 // bucket converts the API's bucket. Locations come in either case ("weur",

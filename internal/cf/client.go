@@ -97,6 +97,7 @@ func (c *restClient) observe(req *http.Request, next option.MiddlewareNext) (*ht
 	c.log.LogAttrs(parent, slog.LevelDebug, "cloudflare: request", append(attrs, slog.Int("status", res.StatusCode))...)
 	if res.StatusCode >= 300 {
 		defer cancel()
+		logFailure(parent, c.log, req.Method, req.URL.EscapedPath(), res.StatusCode, res.Header)
 		return nil, readAPIError(req, res, c.now())
 	}
 	// The body may be read after this returns (a KV value streams to the

@@ -72,7 +72,7 @@ func (s *d1Store) ListDatabases(ctx context.Context, opts storage.ListOptions) (
 	if err != nil {
 		return storage.DatabasePage{}, err
 	}
-	limit := pageSize(opts.Limit, storage.DefaultDatabaseList, storage.MaxDatabaseList)
+	limit := storage.PageSize(opts.Limit, storage.DefaultDatabaseList, storage.MaxDatabaseList)
 	var all []storage.Database
 	for page := 1; ; page++ {
 		if page > maxD1ListPages {
@@ -199,8 +199,9 @@ func (s *d1Store) DeleteDatabase(ctx context.Context, id string) error {
 	}
 	var p d1.DatabaseDeleteParams
 	p.AccountID.Value, p.AccountID.Present = acct, true
-	_, err = s.api().Delete(ctx, seg(id), p)
-	return c.fail(ctx, err)
+	dctx, tries := withAttempts(ctx)
+	_, err = s.api().Delete(dctx, seg(id), p)
+	return c.failDelete(ctx, tries, err)
 }
 
 // Query sends the batch in one request, which D1 runs in one transaction,

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
@@ -133,6 +134,33 @@ func (e *apiError) has(codes ...int) bool {
 		return false
 	}
 	return walk(e.Messages)
+}
+
+// logFailure records a failed answer of Cloudflare's, REST or S3, with what
+// identifies it at Cloudflare: its status and request id (cf-ray, and the
+// S3 API's x-amz-request-id), which Cloudflare's support asks for. It reads
+// the response's headers only, never the request's, and so never a
+// credential. A failure of Cloudflare's making or a refusal of the
+// credentials (401, 403, 429, 5xx) is a warning, whatever code it maps to;
+// the others (404, 409, 400...) are the caller's to read in the result, and
+// are logged at debug level.
+func logFailure(ctx context.Context, log *slog.Logger, method, path string, status int, h http.Header) {
+	level := slog.LevelDebug
+	switch {
+	case status == http.StatusUnauthorized, status == http.StatusForbidden,
+		status == http.StatusTooManyRequests, status >= 500:
+		level = slog.LevelWarn
+	}
+	if !log.Enabled(ctx, level) {
+		return
+	}
+	attrs := []slog.Attr{slog.String("method", method), slog.String("path", path), slog.Int("status", status)}
+	for _, id := range []struct{ header, attr string }{{"Cf-Ray", "cf_ray"}, {"X-Amz-Request-Id", "request_id"}} {
+		if v := h.Get(id.header); v != "" {
+			attrs = append(attrs, slog.String(id.attr, clip(v, 100)))
+		}
+	}
+	log.LogAttrs(ctx, level, "cloudflare: call failed", attrs...)
 }
 
 // maxErrorBody bounds how much of an error response is read: an envelope is
@@ -292,6 +320,17 @@ func (c call) fail(ctx context.Context, err error) error {
 	}
 	// 3xx: the API never redirects, and the client does not follow.
 	return restError(storage.CodeInternal, e, "cloudflare: %s: unexpected HTTP %d from %s", c.op, e.Status, e.Path)
+}
+
+// failDelete is fail for a delete, which is idempotent and so retried: when
+// a retry finds the thing gone (not_found), an earlier attempt whose answer
+// was lost deleted it, and the delete did what it was asked.
+func (c call) failDelete(ctx context.Context, tries *attempts, err error) error {
+	err = c.fail(ctx, err)
+	if err != nil && tries.retried() && errors.Is(err, storage.ErrNotFound) {
+		return nil
+	}
+	return err
 }
 
 // known maps the codes of c's area that say more than the status does. The

@@ -48,7 +48,7 @@ func (k *kvStore) ListNamespaces(ctx context.Context, opts storage.ListOptions) 
 	if err != nil {
 		return storage.NamespacePage{}, err
 	}
-	limit := pageSize(opts.Limit, storage.DefaultNamespaceList, storage.MaxNamespaceList)
+	limit := storage.PageSize(opts.Limit, storage.DefaultNamespaceList, storage.MaxNamespaceList)
 	out := storage.NamespacePage{Namespaces: []storage.Namespace{}}
 	for n := pos / nsPerPage; ; n++ {
 		var p kv.NamespaceListParams
@@ -165,8 +165,9 @@ func (k *kvStore) DeleteNamespace(ctx context.Context, id string) error {
 	}
 	var p kv.NamespaceDeleteParams
 	p.AccountID.Value, p.AccountID.Present = acct, true
-	_, err = k.api().Delete(ctx, seg(id), p)
-	return c.fail(ctx, err)
+	dctx, tries := withAttempts(ctx)
+	_, err = k.api().Delete(dctx, seg(id), p)
+	return c.failDelete(ctx, tries, err)
 }
 
 // Get reads the value and its metadata, which come from two endpoints, at
@@ -308,7 +309,7 @@ func (k *kvStore) List(ctx context.Context, namespaceID string, opts storage.Lis
 	}
 	var p kv.NamespaceKeyListParams
 	p.AccountID.Value, p.AccountID.Present = acct, true
-	p.Limit.Value, p.Limit.Present = float64(pageSize(opts.Limit, storage.DefaultKVListLimit, storage.MaxKVListLimit)), true
+	p.Limit.Value, p.Limit.Present = float64(storage.PageSize(opts.Limit, storage.DefaultKVListLimit, storage.MaxKVListLimit)), true
 	if opts.Prefix != "" {
 		p.Prefix.Value, p.Prefix.Present = opts.Prefix, true
 	}
@@ -537,16 +538,4 @@ func quoteSome(keys []string, n int) string {
 		b.WriteString(strconv.Quote(k))
 	}
 	return b.String()
-}
-
-// pageSize applies a listing's default, and caps what Guard would refuse
-// so that an unguarded call cannot ask for an unbounded page.
-func pageSize(limit, def, max int) int {
-	switch {
-	case limit <= 0:
-		return def
-	case limit > max:
-		return max
-	}
-	return limit
 }

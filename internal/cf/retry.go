@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -89,7 +90,11 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 }
 
 func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	tries, _ := req.Context().Value(attemptsKey{}).(*attempts)
 	for attempt := 1; ; attempt++ {
+		if tries != nil {
+			tries.n.Store(int32(attempt))
+		}
 		res, err := t.base.RoundTrip(req)
 		wait, ok := t.retryable(req, res, err, attempt)
 		if !ok {
@@ -101,6 +106,9 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		if res != nil {
 			attrs = append(attrs, slog.Int("status", res.StatusCode))
+			if ray := res.Header.Get("Cf-Ray"); ray != "" {
+				attrs = append(attrs, slog.String("cf_ray", clip(ray, 100)))
+			}
 			// Read a little of the body so the connection can be reused.
 			_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 4<<10))
 			res.Body.Close()
@@ -167,7 +175,9 @@ func (t *retryTransport) backoff(attempt int) time.Duration {
 	return d/2 + rand.N(d/2+1)
 }
 
-// retryAfterHeader reads Retry-After: delay seconds or an HTTP date.
+// retryAfterHeader reads Retry-After, delay seconds or an HTTP date, for
+// the REST and the S3 retries alike; a delay is capped at a day, which any
+// caller's own cap is below.
 func retryAfterHeader(h http.Header, now time.Time) (time.Duration, bool) {
 	v := strings.TrimSpace(h.Get("Retry-After"))
 	if v == "" {
@@ -200,6 +210,21 @@ func rewind(req *http.Request) (*http.Request, error) {
 	next.Body = body
 	return next, nil
 }
+
+type attemptsKey struct{}
+
+// attempts is how many times the retry transport sent a call's request.
+type attempts struct{ n atomic.Int32 }
+
+// withAttempts has the requests made with ctx counted in the attempts it
+// returns, for a call whose answer means something else once repeated.
+func withAttempts(ctx context.Context) (context.Context, *attempts) {
+	a := &attempts{}
+	return context.WithValue(ctx, attemptsKey{}, a), a
+}
+
+// retried reports whether the request was sent more than once.
+func (a *attempts) retried() bool { return a.n.Load() > 1 }
 
 type idempotentKey struct{}
 

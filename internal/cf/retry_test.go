@@ -2,6 +2,7 @@ package cf
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -171,5 +172,68 @@ func TestRetryTransportUnit(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != http.StatusServiceUnavailable || len(waits) != 0 {
 		t.Errorf("status %d after waits %v, want the 503 at once", res.StatusCode, waits)
+	}
+}
+
+// losingTransport passes requests to the fake, but loses the answer to the
+// first one that lose matches: the fake has acted on it, the client sees a
+// broken connection.
+type losingTransport struct {
+	base http.RoundTripper
+	lose func(*http.Request) bool
+	lost atomic.Bool
+}
+
+func (l *losingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	res, err := l.base.RoundTrip(req)
+	if err != nil || !l.lose(req) || !l.lost.CompareAndSwap(false, true) {
+		return res, err
+	}
+	io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	return nil, errors.New("read tcp: connection reset by peer")
+}
+
+// TestRetriedDeleteThatWorkedIsNoError loses the answer to a DELETE that
+// Cloudflare carried out: its retry finds the thing gone, which is what was
+// asked for, not not_found (issue 10, item 10). A delete of something that
+// was never there, not retried, is still not_found.
+func TestRetriedDeleteThatWorkedIsNoError(t *testing.T) {
+	f := newFakeCloudflare(t)
+	for _, c := range []struct {
+		what   string
+		create func(b *Backend) string
+		delete func(b *Backend, id string) error
+	}{
+		{"KV namespace", func(b *Backend) string { return mustNamespace(t, b, "lost answer") },
+			func(b *Backend, id string) error { return b.KV().DeleteNamespace(t.Context(), id) }},
+		{"bucket", func(b *Backend) string {
+			if _, err := b.R2().CreateBucket(t.Context(), storage.BucketSpec{Name: "lost-answer"}); err != nil {
+				t.Fatal(err)
+			}
+			return "lost-answer"
+		}, func(b *Backend, name string) error { return b.R2().DeleteBucket(t.Context(), name) }},
+		{"D1 database", func(b *Backend) string {
+			db, err := b.D1().CreateDatabase(t.Context(), storage.DatabaseSpec{Name: "lost-answer"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return db.ID
+		}, func(b *Backend, id string) error { return b.D1().DeleteDatabase(t.Context(), id) }},
+	} {
+		t.Run(c.what, func(t *testing.T) {
+			lossy := &losingTransport{base: f.api.Client().Transport, lose: func(r *http.Request) bool { return r.Method == http.MethodDelete }}
+			b := f.backend(t, func(cfg *Config) { cfg.HTTPClient = &http.Client{Transport: lossy} })
+			recordWaits(b)
+			id := c.create(b)
+			if err := c.delete(b, id); err != nil {
+				t.Errorf("a delete whose first answer was lost: %v", err)
+			}
+			if !lossy.lost.Load() {
+				t.Fatal("no answer was lost")
+			}
+			// Not retried: a missing one is reported.
+			wantCode(t, c.delete(b, id), storage.CodeNotFound)
+		})
 	}
 }

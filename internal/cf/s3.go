@@ -184,6 +184,7 @@ func newObjectStore(cfg objectConfig) (*objectStore, error) {
 		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
 		HTTPClient:                 readOnlyBodyClient{httpClient},
 		Retryer:                    newS3Retryer(retryMaxBackoff),
+		APIOptions:                 []func(*middleware.Stack) error{s.logFailures},
 	})
 	s.presign = s3.NewPresignClient(s.client)
 	return s, nil
@@ -242,6 +243,26 @@ func (c readOnlyBodyClient) Do(req *http.Request) (*http.Response, error) {
 	return c.next.Do(req)
 }
 
+// logFailures adds to a call's middleware, outside its retries, the log
+// record of a call that failed with an answer (logFailure): one per call,
+// with the last answer's status and request ids.
+func (s *objectStore) logFailures(stack *middleware.Stack) error {
+	return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("LogFailures",
+		func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+			out, meta, err := next.HandleInitialize(ctx, in)
+			var re *smithyhttp.ResponseError
+			if err != nil && errors.As(err, &re) && re.Response != nil && re.Response.Response != nil {
+				res := re.Response.Response
+				var method, path string
+				if res.Request != nil { // set by net/http
+					method, path = res.Request.Method, res.Request.URL.EscapedPath()
+				}
+				logFailure(ctx, s.log, method, path, res.StatusCode, res.Header)
+			}
+			return out, meta, err
+		}), middleware.Before)
+}
+
 // newS3Retryer is the SDK's standard retryer (throttling codes, 429, 5xx and
 // connection errors, with jittered exponential backoff up to maxBackoff)
 // with a bounded number of attempts, no client-side retry quota (its "retry
@@ -254,6 +275,10 @@ func newS3Retryer(maxBackoff time.Duration) aws.RetryerV2 {
 		o.RateLimiter = ratelimit.None
 		o.Retryables = append(o.Retryables, retry.RetryableHTTPStatusCode{
 			Codes: map[int]struct{}{http.StatusTooManyRequests: {}},
+		}, retry.RetryableErrorCode{
+			// Bytes that reached R2 other than their Content-MD5: damaged on
+			// the way, and sent again (a body is rewound for a retry).
+			Codes: map[string]struct{}{"BadDigest": {}},
 		})
 	}), time.Now}
 }
@@ -276,24 +301,14 @@ func (r retryAfterRetryer) RetryDelay(attempt int, err error) (time.Duration, er
 	return d, nil
 }
 
-// retryAfter reads the Retry-After header of a failed response: delay
-// seconds or an HTTP date.
+// retryAfter reads the Retry-After header of a failed response (see
+// retryAfterHeader).
 func retryAfter(err error, now time.Time) (time.Duration, bool) {
 	var re *smithyhttp.ResponseError
 	if !errors.As(err, &re) || re.Response == nil || re.Response.Response == nil {
 		return 0, false
 	}
-	v := strings.TrimSpace(re.Response.Header.Get("Retry-After"))
-	if v == "" {
-		return 0, false
-	}
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil && secs >= 0 {
-		return time.Duration(min(secs, int64(maxRetryAfter/time.Second))) * time.Second, true
-	}
-	if at, err := http.ParseTime(v); err == nil {
-		return max(at.Sub(now), 0), true
-	}
-	return 0, false
+	return retryAfterHeader(re.Response.Header, now)
 }
 
 // ---- reading ----
@@ -731,12 +746,16 @@ func s3Err(op, bucket, key string, err error) error {
 	switch {
 	case code == "NoSuchBucket":
 		return s3NoBucket(bucket)
+	case code == "NoSuchUpload": // a 404, but of the upload
+		return s3Error(storage.CodeConflict, err, "%s %s: the multipart upload was aborted elsewhere: try again", op, what)
 	case code == "NoSuchKey", status == http.StatusNotFound && key != "":
 		return s3NoObject(bucket, key)
 	case status == http.StatusNotFound:
 		return s3NoBucket(bucket)
-	case code == "NoSuchUpload":
-		return s3Error(storage.CodeConflict, err, "%s %s: the multipart upload was aborted elsewhere: try again", op, what)
+	case code == "BadDigest":
+		return s3Error(storage.CodeUnavailable, err,
+			"%s %s: R2 received other bytes than were read (%s): the content changed while it was being uploaded, "+
+				"or was damaged on the way; nothing was stored: try again", op, what, why)
 	case code == "InvalidAccessKeyId", code == "SignatureDoesNotMatch", code == "AccessDenied",
 		status == http.StatusUnauthorized, status == http.StatusForbidden:
 		return s3Error(storage.CodePermissionDenied, err,

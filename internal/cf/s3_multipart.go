@@ -3,6 +3,10 @@ package cf
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -14,8 +18,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go/middleware"
 
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/storage"
 )
@@ -32,8 +38,9 @@ const readChunk = 1 << 20
 // multipart threshold, above it in equal parts sent Concurrency at a time,
 // nothing buffered. A plain reader is read in order into part buffers, at
 // most Concurrency of them: one PutObject when it fits in one part, parts
-// otherwise. A multipart upload that fails or is cancelled is aborted, so
-// no parts are left behind.
+// otherwise. Each body (the object, or a part) is hashed before it is sent,
+// and goes with its Content-MD5, which R2 checks (see digest). A multipart
+// upload that fails or is cancelled is aborted, so no parts are left behind.
 func (s *objectStore) PutObject(ctx context.Context, put storage.ObjectPut) (storage.ObjectInfo, error) {
 	if err := ctx.Err(); err != nil {
 		return storage.ObjectInfo{}, s3Err("uploading", put.Bucket, put.Key, err)
@@ -83,19 +90,24 @@ func (s *objectStore) putSingle(ctx context.Context, put storage.ObjectPut, body
 		}
 		r = bytes.NewReader(buf)
 	}
+	sum, err := digestOf(r)
+	if err != nil {
+		return storage.ObjectInfo{}, s3Err("uploading", put.Bucket, put.Key, err)
+	}
 	h := put.HTTP
 	out, err := s.client.PutObject(ctx, &s3.PutObjectInput{
 		Bucket:             aws.String(put.Bucket),
 		Key:                aws.String(put.Key),
 		Body:               r,
 		ContentLength:      aws.Int64(put.Size),
+		ContentMD5:         sum.contentMD5(),
 		ContentType:        optional(h.ContentType),
 		ContentLanguage:    optional(h.ContentLanguage),
 		ContentDisposition: optional(h.ContentDisposition),
 		ContentEncoding:    optional(h.ContentEncoding),
 		CacheControl:       optional(h.CacheControl),
 		Metadata:           put.CustomMetadata,
-	}, prog.track())
+	}, prog.track(), sum.signed())
 	if err != nil {
 		return storage.ObjectInfo{}, s3Err("uploading", put.Bucket, put.Key, err)
 	}
@@ -170,6 +182,11 @@ func (s *objectStore) putMultipart(ctx context.Context, put storage.ObjectPut, b
 		}
 		return func() error {
 			defer release()
+			// Hashed here, concurrently, and sent with the part.
+			sum, err := digestOf(r)
+			if err != nil {
+				return err
+			}
 			out, err := s.client.UploadPart(ctx, &s3.UploadPartInput{
 				Bucket:        aws.String(up.bucket),
 				Key:           aws.String(up.key),
@@ -177,7 +194,8 @@ func (s *objectStore) putMultipart(ctx context.Context, put storage.ObjectPut, b
 				PartNumber:    aws.Int32(int32(i + 1)),
 				Body:          r,
 				ContentLength: aws.Int64(n),
-			}, prog.track())
+				ContentMD5:    sum.contentMD5(),
+			}, prog.track(), sum.signed())
 			if err != nil {
 				return err
 			}
@@ -185,7 +203,7 @@ func (s *objectStore) putMultipart(ctx context.Context, put storage.ObjectPut, b
 			return nil
 		}, nil
 	})
-	etag, uploaded, err := s.finishMultipart(ctx, up, completed, err)
+	etag, uploaded, err := s.finishMultipart(ctx, up, completed, put.Size, err)
 	if err != nil {
 		return storage.ObjectInfo{}, s3Err("uploading", put.Bucket, put.Key, err)
 	}
@@ -229,8 +247,8 @@ func (s *objectStore) startMultipart(ctx context.Context, in *s3.CreateMultipart
 // finishMultipart completes up with its parts, in order, when the parts
 // went up (partsErr nil), and aborts it otherwise or if completing fails,
 // so that no parts are left behind. It returns the new object's ETag and
-// upload time.
-func (s *objectStore) finishMultipart(ctx context.Context, up multipartUpload, parts []types.CompletedPart, partsErr error) (string, time.Time, error) {
+// upload time; size is the object's.
+func (s *objectStore) finishMultipart(ctx context.Context, up multipartUpload, parts []types.CompletedPart, size int64, partsErr error) (string, time.Time, error) {
 	if partsErr != nil {
 		s.abort(ctx, up)
 		return "", time.Time{}, partsErr
@@ -242,11 +260,87 @@ func (s *objectStore) finishMultipart(ctx context.Context, up multipartUpload, p
 		MultipartUpload: &types.CompletedMultipartUpload{Parts: parts},
 	})
 	if err != nil {
+		if etag, uploaded, ok := s.completedAnyway(ctx, up, parts, size); ok {
+			s.log.InfoContext(ctx, "r2: a multipart upload completed though the answer to completing it was lost",
+				"bucket", up.bucket, "key", up.key, "etag", etag, "err", err)
+			return etag, uploaded, nil
+		}
 		s.abort(ctx, up)
 		return "", time.Time{}, err
 	}
 	s.log.DebugContext(ctx, "r2: multipart upload completed", "bucket", up.bucket, "key", up.key, "parts", len(parts))
 	return aws.ToString(out.ETag), s.responseTime(out.ResultMetadata), nil
+}
+
+// completedAnyway reports whether a completion that failed did complete:
+// when its answer is lost, the SDK sends it again, and R2, done with the
+// upload, answers NoSuchUpload. The object then in place is this upload's
+// if it has its size and the ETag R2 gives these parts (the MD5 of their
+// MD5s, "-", their number; developers.cloudflare.com/r2/objects/multipart-objects).
+func (s *objectStore) completedAnyway(ctx context.Context, up multipartUpload, parts []types.CompletedPart, size int64) (string, time.Time, bool) {
+	want, ok := multipartETag(parts)
+	if !ok || ctx.Err() != nil {
+		return "", time.Time{}, false
+	}
+	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(up.bucket), Key: aws.String(up.key)})
+	if err != nil || aws.ToInt64(out.ContentLength) != size || unquoteETag(aws.ToString(out.ETag)) != want {
+		return "", time.Time{}, false
+	}
+	return want, aws.ToTime(out.LastModified).UTC(), true
+}
+
+// multipartETag is the ETag of an object made of parts, from the parts'
+// ETags (the MD5s of their bytes); false when one is not an MD5.
+func multipartETag(parts []types.CompletedPart) (string, bool) {
+	sums := md5.New()
+	for _, p := range parts {
+		sum, err := hex.DecodeString(unquoteETag(aws.ToString(p.ETag)))
+		if err != nil || len(sum) != md5.Size {
+			return "", false
+		}
+		sums.Write(sum)
+	}
+	return fmt.Sprintf("%x-%d", sums.Sum(nil), len(parts)), true
+}
+
+// digest is what an upload's body is checked by: its MD5, sent as
+// Content-MD5 so that R2 refuses bytes that arrive other than they were
+// read (BadDigest), and its SHA-256, the payload hash that SigV4 signs.
+// Both come from one read of the body, before it is sent: the SDK would
+// otherwise read it once more for the SHA-256.
+type digest struct {
+	md5    []byte
+	sha256 string
+}
+
+// digestOf reads r through both hashes and rewinds it.
+func digestOf(r io.ReadSeeker) (digest, error) {
+	m, h := md5.New(), sha256.New()
+	if _, err := io.Copy(io.MultiWriter(m, h), r); err != nil {
+		return digest{}, err
+	}
+	if _, err := r.Seek(0, io.SeekStart); err != nil {
+		return digest{}, err
+	}
+	return digest{md5: m.Sum(nil), sha256: hex.EncodeToString(h.Sum(nil))}, nil
+}
+
+func (d digest) contentMD5() *string {
+	return aws.String(base64.StdEncoding.EncodeToString(d.md5))
+}
+
+// signed is an option of the call that sends the body: SigV4 signs the
+// SHA-256 of d (the SDK computes none when one is set).
+func (d digest) signed() func(*s3.Options) {
+	preset := middleware.InitializeMiddlewareFunc("PresetPayloadHash",
+		func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+			return next.HandleInitialize(v4.SetPayloadHash(ctx, d.sha256), in)
+		})
+	return func(o *s3.Options) {
+		o.APIOptions = append(o.APIOptions, func(stack *middleware.Stack) error {
+			return stack.Initialize.Add(preset, middleware.After)
+		})
+	}
 }
 
 // abort aborts up on a context of its own: the request's is likely done,
@@ -375,7 +469,7 @@ func (s *objectStore) copyMultipart(ctx context.Context, src, dst storage.Object
 			return nil
 		}, nil
 	})
-	etag, uploaded, err := s.finishMultipart(ctx, up, completed, err)
+	etag, uploaded, err := s.finishMultipart(ctx, up, completed, info.Size, err)
 	if err != nil {
 		return storage.ObjectInfo{}, copyErr(src, dst, err)
 	}

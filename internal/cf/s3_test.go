@@ -65,6 +65,11 @@ const mib = 1 << 20
 //     replaces it: overwritingBackend makes a write replace it, as in S3.
 //   - ListMultipartUploads answers NoSuchUpload for a bucket that never had
 //     an upload; listUploads reads that as none.
+//   - gofakes3 answers a completed multipart upload with S3's multipart
+//     ETag (the MD5 of the parts' MD5s, "-", their number), but then stores
+//     the object as one, and gives the MD5 of its bytes as its ETag: the
+//     layer keeps the multipart ETag of each object so made, shows it where
+//     S3 shows ETags (HEAD, GET, listings) and takes it in copy conditions.
 type fakeS3 struct {
 	srv     *httptest.Server
 	backend *s3mem.Backend // the objects, for tests to set up and inspect
@@ -73,6 +78,66 @@ type fakeS3 struct {
 	mu        sync.Mutex
 	reqs      []s3Request
 	intercept func(w http.ResponseWriter, r *http.Request) bool
+	// multipart maps "/bucket/key" to the object completed there, while
+	// gofakes3's ETag for it is still plain (it was not overwritten).
+	multipart map[string]multipartObject
+}
+
+// multipartObject is an object of a completed multipart upload: gofakes3's
+// ETag for it, and S3's.
+type multipartObject struct{ plain, etag string }
+
+// publicETag is the ETag S3 shows for an object at path whose gofakes3
+// ETag is etag (quoted or not, as given).
+func (f *fakeS3) publicETag(path, etag string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if m, ok := f.multipart[path]; ok && strings.Trim(etag, `"`) == m.plain {
+		return strings.Replace(etag, m.plain, m.etag, 1)
+	}
+	return etag
+}
+
+// plainETag is the inverse of publicETag, for copy conditions.
+func (f *fakeS3) plainETag(path, etag string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if m, ok := f.multipart[path]; ok && strings.Trim(etag, `"`) == m.etag {
+		return strings.Replace(etag, m.etag, m.plain, 1)
+	}
+	return etag
+}
+
+// completeMultipart serves CompleteMultipartUpload, and records the
+// object's multipart ETag.
+func (f *fakeS3) completeMultipart(w http.ResponseWriter, r *http.Request) {
+	done := httptest.NewRecorder()
+	f.inner.ServeHTTP(done, r)
+	copyResponse(w, done)
+	var res struct{ ETag string }
+	if done.Code != http.StatusOK || xml.Unmarshal(done.Body.Bytes(), &res) != nil || res.ETag == "" {
+		return
+	}
+	head := httptest.NewRequest(http.MethodHead, "http://fake/", nil)
+	head.URL.Path = r.URL.Path
+	got := httptest.NewRecorder()
+	f.inner.ServeHTTP(got, head)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.multipart == nil {
+		f.multipart = map[string]multipartObject{}
+	}
+	f.multipart[r.URL.Path] = multipartObject{plain: strings.Trim(got.Header().Get("ETag"), `"`), etag: strings.Trim(res.ETag, `"`)}
+}
+
+// copySourcePath is the path of the object an x-amz-copy-source names.
+func copySourcePath(source string) string {
+	bucket, escKey, _ := strings.Cut(strings.TrimPrefix(source, "/"), "/")
+	key, err := url.PathUnescape(escKey)
+	if err != nil {
+		return ""
+	}
+	return "/" + bucket + "/" + key
 }
 
 // s3Request is a request as the server received it.
@@ -113,7 +178,13 @@ func (f *fakeS3) serve(w http.ResponseWriter, r *http.Request) {
 	if intercept != nil && intercept(w, r) {
 		return
 	}
+	if m := r.Header.Get("X-Amz-Copy-Source-If-Match"); m != "" {
+		r.Header.Set("X-Amz-Copy-Source-If-Match", f.plainETag(copySourcePath(r.Header.Get("X-Amz-Copy-Source")), m))
+	}
 	switch opOf(r) {
+	case "CompleteMultipartUpload":
+		f.completeMultipart(w, r)
+		return
 	case "UploadPartCopy":
 		f.uploadPartCopy(w, r)
 		return
@@ -128,7 +199,7 @@ func (f *fakeS3) serve(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	rw := &renamingWriter{ResponseWriter: w}
+	rw := &renamingWriter{ResponseWriter: w, etag: func(etag string) string { return f.publicETag(r.URL.Path, etag) }}
 	f.inner.ServeHTTP(rw, r)
 	if !rw.wrote {
 		rw.WriteHeader(http.StatusOK)
@@ -177,10 +248,11 @@ func (b *overwritingBackend) HeadObject(bucket, key string) (*gofakes3.Object, e
 }
 
 // renamingWriter turns the x-amz-fake-* headers that gofakes3 stored back
-// into the headers they stand for.
+// into the headers they stand for, and its ETag into S3's.
 type renamingWriter struct {
 	http.ResponseWriter
 	wrote bool
+	etag  func(string) string
 }
 
 func (w *renamingWriter) WriteHeader(code int) {
@@ -189,6 +261,9 @@ func (w *renamingWriter) WriteHeader(code int) {
 	}
 	w.wrote = true
 	h := w.Header()
+	if v := h.Get("ETag"); v != "" {
+		h.Set("ETag", w.etag(v))
+	}
 	for _, name := range headersCarriedAsAmz {
 		if v := h.Get("X-Amz-Fake-" + name); v != "" {
 			h.Set(name, v)
@@ -306,6 +381,7 @@ func (f *fakeS3) listObjectsV2(w http.ResponseWriter, r *http.Request) {
 			res.CommonPrefixes = append(res.CommonPrefixes, gofakes3.CommonPrefix{Prefix: name})
 		} else {
 			c.Owner = nil
+			c.ETag = f.publicETag("/"+bucket+"/"+c.Key, c.ETag)
 			res.Contents = append(res.Contents, c)
 		}
 		last = name

@@ -765,17 +765,8 @@ func rawJSON(s sql.NullString) json.RawMessage {
 	return json.RawMessage(s.String)
 }
 
-// pageSize applies a listing's default and caps what Guard would refuse, so
-// an unguarded call cannot ask for an unbounded page.
-func pageSize(limit, def, max int) int {
-	switch {
-	case limit <= 0:
-		return def
-	case limit > max:
-		return max
-	}
-	return limit
-}
+// pageSize is storage.PageSize, the rule every backend sizes pages by.
+func pageSize(limit, def, max int) int { return storage.PageSize(limit, def, max) }
 
 // where builds the WHERE clause of a listing.
 type where struct {

@@ -5,6 +5,20 @@ import (
 	"iter"
 )
 
+// PageSize is the page a backend asks for when a listing asks for limit
+// items: def when limit is not set, and at most max, what Guard would
+// refuse, so that an unguarded call cannot ask for an unbounded page. Every
+// backend's listings size their pages with it.
+func PageSize(limit, def, max int) int {
+	switch {
+	case limit <= 0:
+		return def
+	case limit > max:
+		return max
+	}
+	return limit
+}
+
 // pages yields every item of a paged listing, asking for the next page only
 // when the caller's loop gets there; breaking out of the loop stops paging.
 // An error ends the sequence, yielded with a zero item.

@@ -42,3 +42,13 @@ func TestPagesFollowCursorsAndStopEarly(t *testing.T) {
 		}
 	}
 }
+
+func TestPageSize(t *testing.T) {
+	for _, c := range []struct{ limit, want int }{
+		{-1, 50}, {0, 50}, {1, 1}, {99, 99}, {100, 100}, {101, 100}, {1 << 30, 100},
+	} {
+		if got := PageSize(c.limit, 50, 100); got != c.want {
+			t.Errorf("PageSize(%d, 50, 100) = %d, want %d", c.limit, got, c.want)
+		}
+	}
+}
