@@ -112,21 +112,32 @@ func define[In, Out any](toolset string, s Spec[In, Out], log *slog.Logger) (Too
 		}),
 	)
 	def.InputSchema = mcp.ToolInputSchema{} // NewTool's default would clash with the raw schema
-	c := &call[In, Out]{name: s.Name, schema: rawIn, handle: s.Handle, log: log}
+	c := &call[In, Out]{name: s.Name, in: lazySchema{name: s.Name, raw: rawIn},
+		out: lazySchema{name: s.Name + ".out", raw: rawOut}, handle: s.Handle, log: log}
 	return Tool{Toolset: toolset, Def: def, Handler: c.serve, KeepReadOnly: s.KeepReadOnly, derive: derive}, nil
+}
+
+// lazySchema is a schema compiled on first use: start-up stays cheap.
+type lazySchema struct {
+	name string
+	raw  []byte // JSON
+
+	once     sync.Once
+	compiled *validator.Schema
+	err      error
+}
+
+func (l *lazySchema) get() (*validator.Schema, error) {
+	l.once.Do(func() { l.compiled, l.err = compile(l.name, l.raw) })
+	return l.compiled, l.err
 }
 
 // call is the run-time side of one tool.
 type call[In, Out any] struct {
-	name   string
-	schema []byte // the input schema, JSON
-	handle func(context.Context, In) (Out, error)
-	log    *slog.Logger
-
-	// The validator is compiled on first use: start-up stays cheap.
-	once     sync.Once
-	compiled *validator.Schema
-	err      error
+	name    string
+	in, out lazySchema
+	handle  func(context.Context, In) (Out, error)
+	log     *slog.Logger
 }
 
 func (c *call[In, Out]) serve(ctx context.Context, req mcp.CallToolRequest) (res *mcp.CallToolResult, _ error) {
@@ -151,15 +162,40 @@ func (c *call[In, Out]) serve(ctx context.Context, req mcp.CallToolRequest) (res
 		}
 		return errorResult(err), nil
 	}
-	return successResult(out)
+	res, text, err := successResult(out)
+	if err != nil {
+		c.log.Error("tool result cannot be encoded", "tool", c.name, "error", err)
+		return errorResult(fmt.Errorf("encode result: %w", err)), nil
+	}
+	c.checkOutput(text)
+	return res, nil
+}
+
+// checkOutput checks a result against the tool's output schema. A mismatch
+// is the server's bug, found after the handler did its work (a write
+// committed): it is logged and the result sent anyway, since failing the
+// call would make a client that retries repeat the write. The tests'
+// client (internal/mcptest) fails on a mismatch instead.
+func (c *call[In, Out]) checkOutput(text []byte) {
+	sch, err := c.out.get()
+	if err == nil {
+		var doc any
+		if doc, err = validator.UnmarshalJSON(bytes.NewReader(text)); err == nil {
+			err = sch.Validate(doc)
+		}
+	}
+	if err != nil {
+		_, violation := describeViolation(err)
+		c.log.Error("tool result does not match its output schema; sent anyway", "tool", c.name, "violation", violation)
+	}
 }
 
 // bind checks the arguments against the input schema and decodes them.
 func (c *call[In, Out]) bind(req mcp.CallToolRequest) (In, error) {
 	var in In
-	c.once.Do(func() { c.compiled, c.err = compile(c.name, c.schema) })
-	if c.err != nil {
-		return in, fmt.Errorf("tool %s: compile input schema: %w", c.name, c.err)
+	compiled, err := c.in.get()
+	if err != nil {
+		return in, fmt.Errorf("tool %s: compile input schema: %w", c.name, err)
 	}
 	raw, err := json.Marshal(req.GetRawArguments())
 	if err != nil {
@@ -172,7 +208,7 @@ func (c *call[In, Out]) bind(req mcp.CallToolRequest) (In, error) {
 	if err != nil {
 		return in, storage.Errorf(storage.CodeInvalidArgument, "arguments: not JSON: %v", err)
 	}
-	if err := c.compiled.Validate(doc); err != nil {
+	if err := compiled.Validate(doc); err != nil {
 		code, msg := describeViolation(err)
 		return in, storage.Errorf(code, "%s", msg)
 	}
@@ -211,18 +247,20 @@ func elide(s string, max int) string {
 	return fmt.Sprintf("%s …(%d bytes elided)… %s", s[:i], j-i, s[j:])
 }
 
-func successResult(out any) (*mcp.CallToolResult, error) {
+// successResult makes a tool's result, and returns the JSON of its
+// structured content, against which it is checked.
+func successResult(out any) (*mcp.CallToolResult, []byte, error) {
+	text, err := json.Marshal(out)
+	if err != nil {
+		return nil, nil, err
+	}
 	res := &mcp.CallToolResult{StructuredContent: out}
 	if c, ok := out.(Contenter); ok {
 		res.Content = c.MCPContent()
-		return res, nil
+	} else {
+		res.Content = []mcp.Content{mcp.NewTextContent(string(text))}
 	}
-	text, err := json.Marshal(out)
-	if err != nil {
-		return errorResult(fmt.Errorf("encode result: %w", err)), nil
-	}
-	res.Content = []mcp.Content{mcp.NewTextContent(string(text))}
-	return res, nil
+	return res, text, nil
 }
 
 type progressKey struct{}
