@@ -72,18 +72,6 @@ func encode(data []byte, want string) (enc string, value json.RawMessage, err er
 	}
 }
 
-// decodeBase64 accepts standard or URL-safe base64, padded or not: models
-// produce all four.
-func decodeBase64(field, s string) ([]byte, error) {
-	s = strings.TrimSpace(s)
-	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
-		if b, err := enc.DecodeString(s); err == nil {
-			return b, nil
-		}
-	}
-	return nil, storage.Errorf(storage.CodeInvalidArgument, "%s: not valid base64", field)
-}
-
 // contentType guesses a MIME type from a key's extension, then from the
 // first bytes when given.
 func contentType(key string, head []byte) string {

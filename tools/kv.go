@@ -1,7 +1,6 @@
 package tools
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -185,11 +184,9 @@ func (k kvTools) put(ctx context.Context, in kvPutIn) (kvPutOut, error) {
 	case in.Value != nil:
 		put.Body, put.Size = strings.NewReader(*in.Value), int64(len(*in.Value))
 	case in.ValueBase64 != "":
-		data, err := decodeBase64("value_base64", in.ValueBase64)
-		if err != nil {
+		if put.Body, put.Size, err = base64Body("value_base64", in.ValueBase64); err != nil {
 			return kvPutOut{}, err
 		}
-		put.Body, put.Size = bytes.NewReader(data), int64(len(data))
 	default:
 		f, size, err := k.openUpload(ctx, in.FilePath)
 		if err != nil {

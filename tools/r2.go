@@ -1,7 +1,6 @@
 package tools
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -166,12 +165,14 @@ func (r r2Tools) upload(ctx context.Context, in uploadIn) (uploadOut, error) {
 		head = []byte(*in.Content)
 		put.Body, put.Size = strings.NewReader(*in.Content), int64(len(*in.Content))
 	case in.ContentBase64 != "":
-		data, err := decodeBase64("content_base64", in.ContentBase64)
+		body, size, err := base64Body("content_base64", in.ContentBase64)
 		if err != nil {
 			return uploadOut{}, err
 		}
-		head = data
-		put.Body, put.Size = bytes.NewReader(data), int64(len(data))
+		head = make([]byte, min(size, 512))
+		n, _ := body.ReadAt(head, 0) // checked whole by base64Body
+		head = head[:n]
+		put.Body, put.Size = body, size
 	default:
 		f, size, err := r.openUpload(ctx, in.FilePath)
 		if err != nil {

@@ -6,7 +6,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
+	"reflect"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -112,21 +115,48 @@ func define[In, Out any](toolset string, s Spec[In, Out], log *slog.Logger) (Too
 		}),
 	)
 	def.InputSchema = mcp.ToolInputSchema{} // NewTool's default would clash with the raw schema
-	c := &call[In, Out]{name: s.Name, schema: rawIn, handle: s.Handle, log: log}
+	c := &call[In, Out]{name: s.Name, rawIn: rawIn, out: lazySchema{name: s.Name + ".out", raw: rawOut},
+		handle: s.Handle, log: log}
 	return Tool{Toolset: toolset, Def: def, Handler: c.serve, KeepReadOnly: s.KeepReadOnly, derive: derive}, nil
+}
+
+// lazySchema is a schema compiled on first use: start-up stays cheap.
+type lazySchema struct {
+	name string
+	raw  []byte // JSON
+
+	once     sync.Once
+	compiled *validator.Schema
+	err      error
+}
+
+func (l *lazySchema) get() (*validator.Schema, error) {
+	l.once.Do(func() { l.compiled, l.err = compile(l.name, l.raw) })
+	return l.compiled, l.err
 }
 
 // call is the run-time side of one tool.
 type call[In, Out any] struct {
 	name   string
-	schema []byte // the input schema, JSON
+	rawIn  []byte // the input schema, JSON
+	out    lazySchema
 	handle func(context.Context, In) (Out, error)
 	log    *slog.Logger
 
-	// The validator is compiled on first use: start-up stays cheap.
-	once     sync.Once
-	compiled *validator.Schema
-	err      error
+	// Prepared on first use: start-up stays cheap.
+	once sync.Once
+	in   *validator.Schema
+	lift map[string][]int // see liftable
+	err  error
+}
+
+func (c *call[In, Out]) prepare() error {
+	c.once.Do(func() {
+		if c.in, c.err = compile(c.name, c.rawIn); c.err == nil {
+			c.lift, c.err = liftable(reflect.TypeFor[In](), c.rawIn)
+		}
+	})
+	return c.err
 }
 
 func (c *call[In, Out]) serve(ctx context.Context, req mcp.CallToolRequest) (res *mcp.CallToolResult, _ error) {
@@ -151,17 +181,60 @@ func (c *call[In, Out]) serve(ctx context.Context, req mcp.CallToolRequest) (res
 		}
 		return errorResult(err), nil
 	}
-	return successResult(out)
+	res, text, err := successResult(out)
+	if err != nil {
+		c.log.Error("tool result cannot be encoded", "tool", c.name, "error", err)
+		return errorResult(fmt.Errorf("encode result: %w", err)), nil
+	}
+	c.checkOutput(text)
+	return res, nil
+}
+
+// checkOutput checks a result against the tool's output schema. A mismatch
+// is the server's bug, found after the handler did its work (a write
+// committed): it is logged and the result sent anyway, since failing the
+// call would make a client that retries repeat the write. The tests'
+// client (internal/mcptest) fails on a mismatch instead.
+func (c *call[In, Out]) checkOutput(text []byte) {
+	sch, err := c.out.get()
+	if err == nil {
+		var doc any
+		if doc, err = validator.UnmarshalJSON(bytes.NewReader(text)); err == nil {
+			err = sch.Validate(doc)
+		}
+	}
+	if err != nil {
+		_, violation := describeViolation(err)
+		c.log.Error("tool result does not match its output schema; sent anyway", "tool", c.name, "violation", violation)
+	}
 }
 
 // bind checks the arguments against the input schema and decodes them.
+//
+// The string arguments that only need to be strings (see liftable) are
+// lifted out of the JSON round trip that checks and decodes the others, and
+// set on In as they are: the server has decoded them already, and a 16 MiB
+// value_base64 would otherwise be copied four times more.
 func (c *call[In, Out]) bind(req mcp.CallToolRequest) (In, error) {
 	var in In
-	c.once.Do(func() { c.compiled, c.err = compile(c.name, c.schema) })
-	if c.err != nil {
-		return in, fmt.Errorf("tool %s: compile input schema: %w", c.name, c.err)
+	if err := c.prepare(); err != nil {
+		return in, fmt.Errorf("tool %s: compile input schema: %w", c.name, err)
 	}
-	raw, err := json.Marshal(req.GetRawArguments())
+	args := req.GetRawArguments()
+	var lifted map[string]string
+	if m, ok := args.(map[string]any); ok {
+		for name := range c.lift {
+			// Valid UTF-8 round-trips through JSON unchanged.
+			if v, ok := m[name].(string); ok && utf8.ValidString(v) {
+				if lifted == nil {
+					lifted, args = map[string]string{}, maps.Clone(m)
+				}
+				lifted[name] = v
+				args.(map[string]any)[name] = "" // a string all the same
+			}
+		}
+	}
+	raw, err := json.Marshal(args)
 	if err != nil {
 		return in, storage.Errorf(storage.CodeInvalidArgument, "arguments: not JSON: %v", err)
 	}
@@ -172,14 +245,57 @@ func (c *call[In, Out]) bind(req mcp.CallToolRequest) (In, error) {
 	if err != nil {
 		return in, storage.Errorf(storage.CodeInvalidArgument, "arguments: not JSON: %v", err)
 	}
-	if err := c.compiled.Validate(doc); err != nil {
+	if err := c.in.Validate(doc); err != nil {
 		code, msg := describeViolation(err)
 		return in, storage.Errorf(code, "%s", msg)
 	}
 	if err := json.Unmarshal(raw, &in); err != nil {
 		return in, storage.Errorf(storage.CodeInvalidArgument, "arguments: %v", err)
 	}
+	v := reflect.ValueOf(&in).Elem()
+	for name, s := range lifted {
+		f := v.FieldByIndex(c.lift[name])
+		if f.Kind() == reflect.Pointer {
+			f.Set(reflect.ValueOf(&s))
+		} else {
+			f.SetString(s)
+		}
+	}
 	return in, nil
+}
+
+// liftable finds the top-level arguments that bind may lift out of its JSON
+// round trip: fields of In of type string or *string whose schema asks
+// nothing of a string but that it is one, so that checking "" in its place
+// is the same check. It maps each one's JSON name to its field's index.
+func liftable(t reflect.Type, rawSchema []byte) (map[string][]int, error) {
+	var schema struct {
+		Properties map[string]map[string]json.RawMessage `json:"properties"`
+	}
+	if err := json.Unmarshal(rawSchema, &schema); err != nil {
+		return nil, err
+	}
+	if t.Kind() != reflect.Struct {
+		return nil, nil
+	}
+	lift := map[string][]int{}
+	for _, f := range reflect.VisibleFields(t) {
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		prop, ok := schema.Properties[name]
+		if !f.IsExported() || !ok || (f.Type != reflect.TypeFor[string]() && f.Type != reflect.TypeFor[*string]()) {
+			continue
+		}
+		only := true
+		for k := range prop {
+			if k != "type" && k != "description" && k != "title" {
+				only = false
+			}
+		}
+		if only {
+			lift[name] = f.Index
+		}
+	}
+	return lift, nil
 }
 
 // errorResult is the one place errors become tool results: "<code>: <what>".
@@ -211,18 +327,20 @@ func elide(s string, max int) string {
 	return fmt.Sprintf("%s …(%d bytes elided)… %s", s[:i], j-i, s[j:])
 }
 
-func successResult(out any) (*mcp.CallToolResult, error) {
+// successResult makes a tool's result, and returns the JSON of its
+// structured content, against which it is checked.
+func successResult(out any) (*mcp.CallToolResult, []byte, error) {
+	text, err := json.Marshal(out)
+	if err != nil {
+		return nil, nil, err
+	}
 	res := &mcp.CallToolResult{StructuredContent: out}
 	if c, ok := out.(Contenter); ok {
 		res.Content = c.MCPContent()
-		return res, nil
+	} else {
+		res.Content = []mcp.Content{mcp.NewTextContent(string(text))}
 	}
-	text, err := json.Marshal(out)
-	if err != nil {
-		return errorResult(fmt.Errorf("encode result: %w", err)), nil
-	}
-	res.Content = []mcp.Content{mcp.NewTextContent(string(text))}
-	return res, nil
+	return res, text, nil
 }
 
 type progressKey struct{}

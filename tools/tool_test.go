@@ -1,9 +1,14 @@
 package tools
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"log/slog"
 	"strings"
 	"testing"
+
+	"github.com/mark3labs/mcp-go/mcp"
 )
 
 // A declaration that leaves any annotation hint unset must be refused, so no
@@ -62,5 +67,50 @@ func TestSchemaTags(t *testing.T) {
 	}
 	if _, err := schemaOf[bad](); err == nil {
 		t.Error("a malformed schema tag was accepted")
+	}
+}
+
+// A result that breaks its output schema is a bug of the server, found
+// after the handler did its work: it is logged at error level, naming the
+// tool and the violation, and sent anyway, since a client that retried on
+// an error would repeat the write.
+func TestOutputMismatchLoggedAndSent(t *testing.T) {
+	type out struct {
+		N int `json:"n" schema:"maximum=3"`
+	}
+	var logged bytes.Buffer
+	log := slog.New(slog.NewJSONHandler(&logged, &slog.HandlerOptions{Level: slog.LevelError}))
+	full := Hints{ReadOnly: No, Destructive: No, Idempotent: No, OpenWorld: No}
+	tool, err := define("kv", Spec[struct{}, out]{Name: "wrong_shape", Description: "d", Hints: full,
+		Handle: func(context.Context, struct{}) (out, error) { return out{N: 5}, nil }}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := tool.Handler(t.Context(), mcp.CallToolRequest{})
+	if err != nil || res.IsError {
+		t.Fatalf("result = %+v, %v; want the handler's result", res, err)
+	}
+	if got, ok := res.StructuredContent.(out); !ok || got.N != 5 {
+		t.Errorf("structuredContent = %#v, want {N: 5}", res.StructuredContent)
+	}
+	var rec struct {
+		Level, Tool, Violation string
+	}
+	if err := json.Unmarshal(logged.Bytes(), &rec); err != nil {
+		t.Fatalf("log %q: %v; want one error record", logged.String(), err)
+	}
+	if rec.Level != "ERROR" || rec.Tool != "wrong_shape" || !strings.Contains(rec.Violation, "n: ") || !strings.Contains(rec.Violation, "3") {
+		t.Errorf("log record = %+v, want level ERROR, tool wrong_shape and a violation naming n and its maximum", rec)
+	}
+
+	// A result that matches logs nothing.
+	logged.Reset()
+	ok, err := define("kv", Spec[struct{}, out]{Name: "right_shape", Description: "d", Hints: full,
+		Handle: func(context.Context, struct{}) (out, error) { return out{N: 2}, nil }}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, _ := ok.Handler(t.Context(), mcp.CallToolRequest{}); res.IsError || logged.Len() != 0 {
+		t.Errorf("matching result: error %v, log %q", res.IsError, logged.String())
 	}
 }

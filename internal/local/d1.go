@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -205,7 +206,9 @@ func (d *d1Store) DeleteDatabase(ctx context.Context, id string) error {
 	return nil
 }
 
-// d1DSN is the data source of one D1 database file.
+// d1DSN is the data source of one D1 database file, which must exist:
+// mode=rw (or ro) never creates it, so a database deleted since its lookup
+// is not silently recreated empty. CreateDatabase alone creates the file.
 func d1DSN(path string, readOnly bool) string {
 	q := url.Values{}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
@@ -214,6 +217,7 @@ func d1DSN(path string, readOnly bool) string {
 		q.Set("mode", "ro")
 		q.Add("_pragma", "query_only(1)")
 	} else {
+		q.Set("mode", "rw")
 		q.Set("_txlock", "immediate")
 	}
 	u := url.URL{Scheme: "file", Path: filepath.ToSlash(path), RawQuery: q.Encode()}
@@ -254,7 +258,11 @@ func (d *d1Store) Query(ctx context.Context, id string, stmts []storage.Statemen
 
 	qctx, cancel := context.WithTimeout(ctx, d.b.d1Timeout)
 	defer cancel()
-	db, err := sql.Open("sqlite", d1DSN(st.d1Path(dbInfo.ID), opts.ReadOnly))
+	path := st.d1Path(dbInfo.ID)
+	if d.b.d1Opening != nil {
+		d.b.d1Opening(path)
+	}
+	db, err := sql.Open("sqlite", d1DSN(path, opts.ReadOnly))
 	if err != nil {
 		return nil, dbErr(ctx, "opening database", err)
 	}
@@ -262,6 +270,9 @@ func (d *d1Store) Query(ctx context.Context, id string, stmts []storage.Statemen
 	db.SetMaxOpenConns(1)
 	conn, err := db.Conn(qctx)
 	if err != nil {
+		if _, serr := os.Stat(path); errors.Is(serr, fs.ErrNotExist) {
+			return nil, errNoDatabase(id) // deleted since the lookup
+		}
 		return nil, dbErr(ctx, "opening database", err)
 	}
 	defer conn.Close()

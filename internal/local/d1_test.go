@@ -144,3 +144,34 @@ func TestSweepD1Files(t *testing.T) {
 		t.Errorf("the kept database after the sweep: %+v", res)
 	}
 }
+
+// A database whose file disappears between the catalogue lookup and the open
+// (deleted by another process) is not_found, in either mode, and its file
+// is not recreated empty: only CreateDatabase creates a D1 file.
+func TestD1FileGoneBetweenLookupAndOpen(t *testing.T) {
+	for _, readOnly := range []bool{false, true} {
+		t.Run(fmt.Sprintf("readOnly=%v", readOnly), func(t *testing.T) {
+			dir := t.TempDir()
+			b := New(dir)
+			defer b.Close()
+			db, err := b.D1().CreateDatabase(t.Context(), storage.DatabaseSpec{Name: "gone"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(dir, "d1", db.ID+".sqlite")
+			b.d1Opening = func(p string) {
+				if p != path {
+					t.Errorf("opening %s, want %s", p, path)
+				}
+				if err := os.Remove(p); err != nil {
+					t.Error(err)
+				}
+			}
+			_, err = b.D1().Query(t.Context(), db.ID, []storage.Statement{{SQL: "CREATE TABLE t (x)"}}, storage.QueryOptions{ReadOnly: readOnly})
+			wantCode(t, err, storage.CodeNotFound, db.ID)
+			if _, err := os.Stat(path); !os.IsNotExist(err) {
+				t.Errorf("after the query, %s: %v; want no file", path, err)
+			}
+		})
+	}
+}

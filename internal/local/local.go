@@ -49,6 +49,9 @@ type Backend struct {
 
 	// d1Timeout bounds one D1 batch (storage.D1QueryTimeout).
 	d1Timeout time.Duration
+	// d1Opening, when set (by tests), runs between a D1 query's catalogue
+	// lookup and its open of the database file.
+	d1Opening func(path string)
 
 	mu     sync.Mutex
 	st     *store // nil until the first call that needs it

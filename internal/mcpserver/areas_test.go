@@ -35,8 +35,15 @@ func TestToolsetsChooseAreas(t *testing.T) {
 	}
 	seed.Close()
 
+	kvTools := []string{"create_kv_namespace", "delete_kv_namespace", "kv_bulk_delete", "kv_bulk_get", "kv_bulk_put",
+		"kv_delete", "kv_get", "kv_list", "kv_put", "list_kv_namespaces", "rename_kv_namespace"}
+	r2Tools := []string{"create_r2_bucket", "delete_r2_bucket", "list_r2_buckets", "r2_copy", "r2_delete", "r2_download",
+		"r2_head", "r2_list", "r2_presign", "r2_upload"}
+	d1Tools := []string{"create_d1_database", "d1_query", "delete_d1_database", "list_d1_databases"}
+	accountTools := []string{"whoami"}
 	for _, tc := range []struct {
 		toolsets  []string
+		tools     []string // exactly these, in any order
 		templates []string // URI templates, sorted
 		folders   []string // resources/list URI schemes, sorted
 		prompts   []string
@@ -46,6 +53,7 @@ func TestToolsetsChooseAreas(t *testing.T) {
 	}{
 		{
 			toolsets:  nil,
+			tools:     slices.Concat(kvTools, r2Tools, d1Tools, accountTools),
 			templates: []string{"d1://{database}/{table}", "kv://{namespace}/{+key}", "r2://{bucket}/{+key}"},
 			folders:   []string{"d1", "kv", "r2"},
 			prompts:   []string{"storage_overview", "wire_worker"},
@@ -53,6 +61,7 @@ func TestToolsetsChooseAreas(t *testing.T) {
 		},
 		{
 			toolsets:  []string{"kv"},
+			tools:     kvTools,
 			templates: []string{"kv://{namespace}/{+key}"},
 			folders:   []string{"kv"},
 			prompts:   []string{"storage_overview"},
@@ -62,6 +71,7 @@ func TestToolsetsChooseAreas(t *testing.T) {
 		},
 		{
 			toolsets:  []string{"r2", "d1", "account"},
+			tools:     slices.Concat(r2Tools, d1Tools, accountTools),
 			templates: []string{"d1://{database}/{table}", "r2://{bucket}/{+key}"},
 			folders:   []string{"d1", "r2"},
 			prompts:   []string{"storage_overview"},
@@ -71,6 +81,7 @@ func TestToolsetsChooseAreas(t *testing.T) {
 		},
 		{
 			toolsets:  []string{"account"},
+			tools:     accountTools,
 			prompts:   nil,
 			mention:   []string{"no storage area"},
 			absent:    []string{"kv://", "r2://", "d1://"},
@@ -111,6 +122,19 @@ func TestToolsetsChooseAreas(t *testing.T) {
 				if strings.Contains(hello.Instructions, a) {
 					t.Errorf("instructions mention %q:\n%s", a, hello.Instructions)
 				}
+			}
+
+			toolList, err := c.ListTools(ctx, mcp.ListToolsRequest{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			for _, tool := range toolList.Tools {
+				names = append(names, tool.Name)
+			}
+			slices.Sort(names)
+			if want := slices.Sorted(slices.Values(tc.tools)); !slices.Equal(names, want) {
+				t.Errorf("tools = %q, want %q", names, want)
 			}
 
 			templates, err := c.ListResourceTemplates(ctx, mcp.ListResourceTemplatesRequest{})

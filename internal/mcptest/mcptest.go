@@ -63,8 +63,9 @@ func Connect(t testing.TB, c *client.Client) *Session {
 	return s
 }
 
-// Call calls a tool and returns its result, failing the test only on a
-// protocol error.
+// Call calls a tool and returns its result, failing the test on a protocol
+// error and on a successful result whose structuredContent does not match
+// the tool's output schema (the server only logs that).
 func (s *Session) Call(name string, args map[string]any) *mcp.CallToolResult {
 	s.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -76,11 +77,18 @@ func (s *Session) Call(name string, args map[string]any) *mcp.CallToolResult {
 	if err != nil {
 		s.t.Fatalf("%s: protocol error: %v", name, err)
 	}
+	if !res.IsError && res.StructuredContent != nil {
+		raw, err := json.Marshal(res.StructuredContent)
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		s.validate(name, raw)
+	}
 	return res
 }
 
-// OK calls a tool that must succeed, checks its structured content against
-// the tool's output schema and returns it decoded.
+// OK calls a tool that must succeed and returns its structured content
+// (checked by Call against the tool's output schema) decoded.
 func (s *Session) OK(name string, args map[string]any) map[string]any {
 	s.t.Helper()
 	res := s.Call(name, args)
@@ -94,7 +102,6 @@ func (s *Session) OK(name string, args map[string]any) map[string]any {
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	s.validate(name, raw)
 	var out map[string]any
 	if err := json.Unmarshal(raw, &out); err != nil {
 		s.t.Fatalf("%s: structuredContent is not an object: %v", name, err)
