@@ -87,17 +87,20 @@ func readResponse(r *bufio.Reader, marker string) ([]byte, error) {
 }
 
 // peakRSS is the VmHWM of a live process, in KiB.
-func peakRSS(pid int) (int, error) {
+func peakRSS(pid int) (int, error) { return procStatusKiB(pid, "VmHWM") }
+
+// procStatusKiB reads a memory field of /proc/<pid>/status, in KiB.
+func procStatusKiB(pid int, field string) (int, error) {
 	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0, err
 	}
 	for line := range strings.Lines(string(status)) {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
 			return strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
 		}
 	}
-	return 0, fmt.Errorf("no VmHWM in /proc/%d/status", pid)
+	return 0, fmt.Errorf("no %s in /proc/%d/status", field, pid)
 }
 
 // BenchmarkProcessStart measures the floors under BenchmarkColdStart, from

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -93,6 +94,27 @@ func (p *httpProc) transport(t testing.TB) *transport.StreamableHTTP {
 		t.Fatal(err)
 	}
 	return tr
+}
+
+// end ends a session the way a client says goodbye: DELETE with its id
+// (mcp-go's client sends its DELETE without the bearer token), then closes
+// the client.
+func (p *httpProc) end(t testing.TB, s *mcptest.Session) {
+	t.Helper()
+	if id := s.Client.GetSessionId(); id != "" {
+		req, _ := http.NewRequest(http.MethodDelete, p.url, nil)
+		req.Header.Set("Authorization", "Bearer "+httpToken)
+		req.Header.Set("Mcp-Session-Id", id)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("DELETE of session %s: %d", id, res.StatusCode)
+		}
+	}
+	s.Client.Close()
 }
 
 // forgingHTTP is a Streamable HTTP client transport that forges roots.

@@ -85,6 +85,7 @@ func isLoopback(host string) bool {
 type Server struct {
 	opts       Options
 	streamable *server.StreamableHTTPServer
+	events     *eventLog
 	sse        *server.SSEServer
 	handler    http.Handler
 }
@@ -92,13 +93,15 @@ type Server struct {
 // New builds the handler tree for srv.
 func New(srv *server.MCPServer, o Options) *Server {
 	o.defaults()
+	events := newEventLog()
 	streamOpts := []server.StreamableHTTPOption{
 		server.WithEndpointPath(PathMCP),
 		server.WithStreamableHTTPLogger(o.Log),
 		// Without an event store mcp-go drops notifications sent while a
 		// request's stream is being set up; with one, progress and log
-		// notifications are recorded and delivered.
-		server.WithEventStore(server.NewInMemoryEventStore()),
+		// notifications are recorded and delivered. See streams.go for
+		// what it keeps.
+		server.WithEventStore(events),
 		server.WithSessionIdleTTL(o.SessionIdle),
 	}
 	var ids *sessions // nil when stateless
@@ -111,6 +114,7 @@ func New(srv *server.MCPServer, o Options) *Server {
 	s := &Server{
 		opts:       o,
 		streamable: server.NewStreamableHTTPServer(srv, streamOpts...),
+		events:     events,
 		sse: server.NewSSEServer(srv,
 			server.WithSSEEndpoint(PathSSE),
 			server.WithMessageEndpoint(PathMessage),
@@ -118,7 +122,7 @@ func New(srv *server.MCPServer, o Options) *Server {
 		),
 	}
 	mux := http.NewServeMux()
-	mux.Handle(PathMCP, checkSession(s.streamable, ids))
+	mux.Handle(PathMCP, checkSession(http.HandlerFunc(s.scope), ids))
 	mux.Handle(PathSSE, s.sse.SSEHandler())
 	mux.Handle(PathMessage, s.sse.MessageHandler())
 	s.handler = guard(mux, o)
