@@ -19,9 +19,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/mcp-cfstorage/mcp-cfstorage/internal/winname"
 )
 
 // ErrNoRoots is returned by Open and Create when no root is
@@ -324,10 +327,36 @@ func (r Roots) absolute(p string) (string, error) {
 	case len(p) > maxPathLen:
 		return "", fmt.Errorf("invalid path %s: it is longer than %d bytes", quote(p), maxPathLen)
 	}
+	if err := checkNames(p, runtime.GOOS == "windows"); err != nil {
+		return "", err
+	}
 	if !filepath.IsAbs(p) {
 		return filepath.Join(r.dirs[0], p), nil
 	}
 	return filepath.Clean(p), nil
+}
+
+// checkNames refuses, when windows is set, a path with an element Windows
+// would not read as an ordinary file name: a device (CON, NUL, COM1, ...)
+// that would read from or write to the device, a trailing dot or space that
+// Windows drops (so "report.pdf." would replace report.pdf), or a character
+// such as ':' that selects an alternate data stream. Both '/' and '\' are
+// separators there, and a leading drive letter ("C:") is not an element.
+// It takes windows as a parameter so that the rule is tested everywhere.
+func checkNames(p string, windows bool) error {
+	if !windows {
+		return nil
+	}
+	rest := p
+	if len(rest) >= 2 && rest[1] == ':' && ('a' <= rest[0]|0x20 && rest[0]|0x20 <= 'z') {
+		rest = rest[2:]
+	}
+	for elem := range strings.FieldsFuncSeq(rest, func(r rune) bool { return r == '/' || r == '\\' }) {
+		if why := winname.Problem(elem); why != "" {
+			return fmt.Errorf("invalid path %s: %s: %s", quote(p), quote(elem), why)
+		}
+	}
+	return nil
 }
 
 // contains reports whether the resolved path p is inside (or equal to) a root.

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -421,6 +422,43 @@ func TestResolveExisting(t *testing.T) {
 	} {
 		if got := resolveExisting(tc.in); got != tc.want {
 			t.Errorf("resolveExisting(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// The Windows name rules, run here whatever the platform: with windows set,
+// a device name, a trailing dot or space or a ':' in any element is refused
+// naming the element; a drive letter and either separator are fine. Without
+// it, such names are ordinary (a Linux file may be called CON).
+func TestCheckNames(t *testing.T) {
+	for _, tc := range []struct {
+		path string
+		bad  string // the element refused on Windows, "" for none
+	}{
+		{`report.pdf`, ""},
+		{`C:\Users\me\data\report.pdf`, ""},
+		{`c:/Users/me/report.pdf`, ""},
+		{`\\server\share\dir\report.pdf`, ""},
+		{`sub/../report.pdf`, ""},
+		{`CON`, "CON"},
+		{`C:\Users\me\nul.txt`, "nul.txt"},
+		{`out/COM1/report.pdf`, "COM1"},
+		{`sub\aux`, "aux"},
+		{`report.pdf.`, "report.pdf."},
+		{`dir \report.pdf`, "dir "},
+		{`report.pdf:secret`, "report.pdf:secret"},
+		{`C:report.pdf:x`, "report.pdf:x"},
+		{`\\?\C:\x`, "?"},
+	} {
+		err := checkNames(tc.path, true)
+		switch {
+		case tc.bad == "" && err != nil:
+			t.Errorf("checkNames(%q, windows) = %v, want nil", tc.path, err)
+		case tc.bad != "" && (err == nil || !strings.Contains(err.Error(), strconv.Quote(tc.bad))):
+			t.Errorf("checkNames(%q, windows) = %v, want a refusal naming %q", tc.path, err, tc.bad)
+		}
+		if err := checkNames(tc.path, false); err != nil {
+			t.Errorf("checkNames(%q, not windows) = %v, want nil", tc.path, err)
 		}
 	}
 }

@@ -64,6 +64,12 @@ func (s *store) blobPath(id string) string {
 	return filepath.Join(s.blobs, id[:2], id)
 }
 
+// openBlob opens blob id for reading, in a way that lets it be removed
+// while open on every platform (see openShared).
+func (s *store) openBlob(id string) (*os.File, error) {
+	return openShared(s.blobPath(id))
+}
+
 // receive streams size bytes of r into a new temp file and returns its
 // path; with etag set it also hashes them on the way and returns the hex
 // MD5 (an object's ETag; a KV value has none, and MD5 would cost it more

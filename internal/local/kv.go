@@ -279,7 +279,7 @@ func (s *store) withValueBlob(ctx context.Context, ns, key string, fn func(kvRow
 // readBlobValue reads the whole blob of r, for BulkGet. An error matching
 // fs.ErrNotExist says the blob is gone.
 func (s *store) readBlobValue(ctx context.Context, key string, r kvRow) ([]byte, error) {
-	f, err := os.Open(s.blobPath(r.blobID))
+	f, err := s.openBlob(r.blobID)
 	if err != nil {
 		return nil, err
 	}
@@ -302,7 +302,7 @@ func (k *kvStore) Get(ctx context.Context, namespaceID, key string) (*storage.KV
 	var f *os.File
 	r, err := st.withValueBlob(ctx, namespaceID, key, func(r kvRow) error {
 		var err error
-		f, err = os.Open(st.blobPath(r.blobID))
+		f, err = st.openBlob(r.blobID)
 		return err
 	})
 	if err != nil {

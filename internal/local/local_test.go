@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -126,6 +127,24 @@ func TestDSNEscapesPath(t *testing.T) {
 	}
 	if !strings.Contains(dsn("/a?b"), "/a%3Fb?") {
 		t.Errorf("dsn does not escape '?': %s", dsn("/a?b"))
+	}
+}
+
+// The data dir's URI for SQLite, for the path forms of every platform; the
+// Windows ones cannot be made by filepath.ToSlash on Linux, so fileURI takes
+// the slash form.
+func TestFileURI(t *testing.T) {
+	q := url.Values{"_txlock": {"immediate"}}
+	for in, want := range map[string]string{
+		"/srv/data/cfstorage.db":        "file:///srv/data/cfstorage.db?_txlock=immediate",
+		"C:/Users/me/data/cfstorage.db": "file:///C:/Users/me/data/cfstorage.db?_txlock=immediate",
+		"//server/share/d/cfstorage.db": "file:////server/share/d/cfstorage.db?_txlock=immediate",
+		"C:/odd?name#x/cfstorage.db":    "file:///C:/odd%3Fname%23x/cfstorage.db?_txlock=immediate",
+		"/with space/%/cfstorage.db":    "file:///with%20space/%25/cfstorage.db?_txlock=immediate",
+	} {
+		if got := fileURI(in, q); got != want {
+			t.Errorf("fileURI(%q) = %q, want %q", in, got, want)
+		}
 	}
 }
 

@@ -272,7 +272,7 @@ func (r *r2Store) GetObject(ctx context.Context, bucket, key string, rng *storag
 	var f *os.File
 	o, err := st.withBlob(ctx, bucket, key, func(o objectRow) error {
 		var err error
-		f, err = os.Open(st.blobPath(o.blobID))
+		f, err = st.openBlob(o.blobID)
 		return err
 	})
 	if err != nil {
@@ -449,7 +449,7 @@ func (r *r2Store) CopyObject(ctx context.Context, src, dst storage.ObjectRef) (s
 // copyBlob streams the blob of o into a new blob and checks it against the
 // ETag on the way.
 func (s *store) copyBlob(ctx context.Context, o objectRow) (string, error) {
-	f, err := os.Open(s.blobPath(o.blobID))
+	f, err := s.openBlob(o.blobID)
 	if err != nil {
 		return "", err
 	}

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/durable"
@@ -122,10 +123,18 @@ func dsn(path string) string {
 	q.Add("_pragma", "synchronous(FULL)")
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Set("_txlock", "immediate")
-	// A file: URI with the path escaped, so that a data dir holding '?' or
-	// '#' is not read as query parameters.
-	u := url.URL{Scheme: "file", Path: filepath.ToSlash(path), RawQuery: q.Encode()}
-	if u.Path[0] != '/' {
+	return fileURI(filepath.ToSlash(path), q)
+}
+
+// fileURI is the SQLite file: URI of the absolute path p, written with '/'
+// (filepath.ToSlash), carrying the query q. The path is escaped, so that a
+// data dir holding '?' or '#' is not read as query parameters. A Windows
+// path gets the extra '/' SQLite wants before a drive letter
+// (file:///C:/data/x.db); a UNC path (//server/share/...) keeps its two
+// slashes after an empty authority (file:////server/share/...).
+func fileURI(p string, q url.Values) string {
+	u := url.URL{Scheme: "file", Path: p, RawQuery: q.Encode()}
+	if !strings.HasPrefix(u.Path, "/") {
 		u.Path = "/" + u.Path // a Windows drive letter
 	}
 	return u.String()
