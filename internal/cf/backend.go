@@ -42,9 +42,12 @@ type Config struct {
 	// changed); nil means clients of the backend's own.
 	HTTPClient *http.Client
 	Logger     *slog.Logger // nil: no logs
-	// Timeout bounds each REST call, retries included (default 60 s); a
-	// large request body adds time at 1 MiB/s. S3 calls are bounded by
-	// their context only: an upload takes as long as it takes.
+	// Timeout bounds the wait for each REST call's answer, retries
+	// included (default 60 s; a large request body adds time at 1 MiB/s),
+	// and then each pause while its body is read, not the reading: a large
+	// KV value on a slow link takes as long as it takes, as long as it keeps
+	// coming. S3 calls are bounded by their context only: an upload takes
+	// as long as it takes.
 	Timeout time.Duration
 
 	// Tuning, mostly for tests.

@@ -2,6 +2,7 @@ package cf
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -63,17 +64,23 @@ func newRESTClient(token, baseURL string, hc *http.Client, timeout time.Duration
 }
 
 // observe runs around every REST call, retries included: it bounds the call
-// by the timeout, logs it, and answers a failed response with an *apiError,
-// so that cloudflare-go's own error type (which reads only JSON bodies and
+// in time, logs it, and answers a failed response with an *apiError, so
+// that cloudflare-go's own error type (which reads only JSON bodies and
 // loses the status of an HTML one) never reaches the backend.
+//
+// The timeout bounds the wait for the answer (its status and headers),
+// retries included, and then each pause while its body is read, not the
+// reading: a 25 MiB value on a slow link takes as long as it takes, as long
+// as it keeps coming.
 func (c *restClient) observe(req *http.Request, next option.MiddlewareNext) (*http.Response, error) {
 	parent := req.Context()
 	timeout := c.timeout
 	if n := bodyLength(req); n > 0 {
 		timeout += time.Duration(n/minThroughput) * time.Second
 	}
-	ctx, cancel := context.WithTimeout(parent, timeout)
-	req = req.WithContext(ctx)
+	ctx, cancel := context.WithCancelCause(parent)
+	noAnswer := time.AfterFunc(timeout, func() { cancel(errNoAnswer) })
+	req = req.WithContext(withAnswerBy(ctx, c.now().Add(timeout)))
 	if b, ok := req.Body.(sizedBody); ok {
 		// cloudflare-go sets a length and GetBody only for bodies held in
 		// memory; a streamed KV value says its own.
@@ -81,32 +88,81 @@ func (c *restClient) observe(req *http.Request, next option.MiddlewareNext) (*ht
 	}
 	start := time.Now()
 	res, err := next(req)
+	if !noAnswer.Stop() && err == nil {
+		// The answer came as the time ran out, and its body went with it.
+		res.Body.Close()
+		err = context.Cause(ctx)
+	}
 	attrs := []slog.Attr{
 		slog.String("method", req.Method), slog.String("path", req.URL.EscapedPath()),
 		slog.Duration("elapsed", time.Since(start)),
 	}
 	if err != nil {
-		cancel()
+		cancel(nil)
 		c.log.LogAttrs(parent, slog.LevelDebug, "cloudflare: request failed", append(attrs, slog.Any("error", err))...)
-		if parent.Err() == nil && ctx.Err() == context.DeadlineExceeded {
+		if parent.Err() == nil && context.Cause(ctx) == errNoAnswer {
 			return nil, storage.Errorf(storage.CodeUnavailable,
 				"cloudflare: %s %s: no answer within %s; try again later", req.Method, req.URL.EscapedPath(), timeout)
 		}
 		return nil, err
 	}
 	c.log.LogAttrs(parent, slog.LevelDebug, "cloudflare: request", append(attrs, slog.Int("status", res.StatusCode))...)
+	// The body may be read after this returns (a KV value streams to the
+	// caller): the call's context lives until it is closed.
+	res.Body = newStallBody(res.Body, ctx, cancel, c.timeout, req.Method+" "+req.URL.EscapedPath())
 	if res.StatusCode >= 300 {
-		defer cancel()
+		defer res.Body.Close()
 		logFailure(parent, c.log, req.Method, req.URL.EscapedPath(), res.StatusCode, res.Header)
 		return nil, readAPIError(req, res, c.now())
 	}
-	// The body may be read after this returns (a KV value streams to the
-	// caller): the timeout's context lives until it is closed.
-	res.Body = &cancelOnClose{ReadCloser: res.Body, cancel: cancel}
 	return res, nil
 }
 
-// cancelOnClose releases a call's timeout when its response body is closed.
+// Causes of a call's cancellation by observe.
+var (
+	errNoAnswer = errors.New("cloudflare: no answer in time")
+	errStalled  = errors.New("cloudflare: the answer stopped arriving")
+)
+
+// stallBody is a response body that may take as long as it takes to read,
+// but not pause: a read that waits longer than stall for a byte cancels the
+// call, and fails as unavailable. The time the caller spends between reads
+// is not counted. Close releases the call's context.
+type stallBody struct {
+	rc     io.ReadCloser
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	stall  time.Duration
+	timer  *time.Timer
+	what   string // "GET /path", for the error
+}
+
+func newStallBody(rc io.ReadCloser, ctx context.Context, cancel context.CancelCauseFunc, stall time.Duration, what string) *stallBody {
+	b := &stallBody{rc: rc, ctx: ctx, cancel: cancel, stall: stall, what: what}
+	b.timer = time.AfterFunc(stall, func() { cancel(errStalled) })
+	b.timer.Stop() // armed by each read
+	return b
+}
+
+func (b *stallBody) Read(p []byte) (int, error) {
+	b.timer.Reset(b.stall)
+	n, err := b.rc.Read(p)
+	b.timer.Stop()
+	if err != nil && err != io.EOF && context.Cause(b.ctx) == errStalled {
+		return n, storage.Errorf(storage.CodeUnavailable,
+			"cloudflare: %s: the answer stopped arriving (nothing for %s); try again later", b.what, b.stall)
+	}
+	return n, err
+}
+
+func (b *stallBody) Close() error {
+	b.timer.Stop()
+	err := b.rc.Close()
+	b.cancel(nil)
+	return err
+}
+
+// cancelOnClose releases a context when its body is closed.
 type cancelOnClose struct {
 	io.ReadCloser
 	cancel context.CancelFunc

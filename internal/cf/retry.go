@@ -60,7 +60,8 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 //     refused the request before doing anything.
 //
 // Waits end with the request's context; a wait that would outlast the
-// context's deadline is not begun, and the last answer is returned instead.
+// context's deadline, or the call's timeout (withAnswerBy), is not begun,
+// and the last answer is returned instead.
 type retryTransport struct {
 	base   http.RoundTripper
 	policy RetryPolicy
@@ -155,6 +156,9 @@ func (t *retryTransport) retryable(req *http.Request, res *http.Response, err er
 	if deadline, ok := ctx.Deadline(); ok && t.now().Add(wait).After(deadline) {
 		return 0, false
 	}
+	if by, ok := ctx.Value(answerByKey{}).(time.Time); ok && t.now().Add(wait).After(by) {
+		return 0, false
+	}
 	return wait, true
 }
 
@@ -209,6 +213,14 @@ func rewind(req *http.Request) (*http.Request, error) {
 	next := req.Clone(req.Context())
 	next.Body = body
 	return next, nil
+}
+
+type answerByKey struct{}
+
+// withAnswerBy records when a call's answer is due (client.go's timeout): a
+// wait that would outlast it is not begun, as for a context's deadline.
+func withAnswerBy(ctx context.Context, by time.Time) context.Context {
+	return context.WithValue(ctx, answerByKey{}, by)
 }
 
 type attemptsKey struct{}

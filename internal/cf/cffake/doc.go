@@ -22,9 +22,10 @@
 // them (tokens lacking permissions, disabled or expired tokens, tokens scoped
 // to some accounts, account-owned tokens); WithClock sets the clock and
 // WithBucketHooks connects buckets to an object store. At run time a test can
-// move the clock (Advance), make requests fail (FailNext, Inject), make bulk
-// writes report keys as unsuccessful (FailBulkKeys), mark buckets non-empty
-// (SetBucketObjectCount) and look at what the client sent (Requests, Count).
+// move the clock (Advance), make requests fail (FailNext, Inject), make
+// answers trickle or stall (Slow), make bulk writes report keys as
+// unsuccessful (FailBulkKeys), mark buckets non-empty (SetBucketObjectCount)
+// and look at what the client sent (Requests, Count).
 //
 // Paths are routed as Cloudflare routes them: on the escaped path, split on
 // "/" before any percent-decoding, so each parameter is exactly one path

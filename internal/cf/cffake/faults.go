@@ -1,9 +1,12 @@
 package cffake
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Fault is a failure to inject, to test a client's retries and error
@@ -118,4 +121,129 @@ func faultError(status int) *apiError {
 		return e
 	}
 	return fail(status, 10029, "%s", http.StatusText(status))
+}
+
+// Pace slows an answer down, to test a client's timeouts: its status and
+// headers go out at once, its body Chunk bytes at a time, each after a
+// pause of Every. The zero values of the optional fields mean "any" or
+// "the default".
+type Pace struct {
+	// Method and PathPrefix restrict the pace to some requests, as a
+	// Fault's do.
+	Method     string
+	PathPrefix string
+	// Chunk is how many bytes of the body are sent at a time (default
+	// 1 KiB); Every is the pause before each.
+	Chunk int
+	Every time.Duration
+	// StallAfter, when positive, stops the body after that many bytes:
+	// nothing more is sent until the client gives up (or maxStall passes).
+	StallAfter int64
+}
+
+// maxStall bounds a stalled answer, so that a client that never gives up
+// cannot hold the fake (and the test's clean-up) forever.
+const maxStall = 30 * time.Second
+
+type paceRule struct {
+	Pace
+	left int
+}
+
+// Slow makes the next n answers to requests that match p trickle out as p
+// says. Paces are used in the order they were given; a request takes at
+// most one. A fault and a pace may apply to the same request.
+func (s *Server) Slow(n int, p Pace) {
+	if n <= 0 {
+		return
+	}
+	if p.Chunk <= 0 {
+		p.Chunk = 1 << 10
+	}
+	s.ctl.Lock()
+	defer s.ctl.Unlock()
+	s.paces = append(s.paces, &paceRule{Pace: p, left: n})
+}
+
+// takePace uses up one pace matching the request, if any.
+func (s *Server) takePace(method, rel string) *Pace {
+	s.ctl.Lock()
+	defer s.ctl.Unlock()
+	for i, p := range s.paces {
+		if (p.Method != "" && p.Method != method) || !strings.HasPrefix(rel, p.PathPrefix) {
+			continue
+		}
+		p.left--
+		if p.left == 0 {
+			s.paces = slices.Delete(s.paces, i, i+1)
+		}
+		pace := p.Pace
+		return &pace
+	}
+	return nil
+}
+
+// pacedWriter writes a body as its Pace says, flushing each chunk.
+type pacedWriter struct {
+	http.ResponseWriter
+	ctx  context.Context // the request's: done when the client gives up
+	pace Pace
+	sent int64
+}
+
+func (w *pacedWriter) Write(b []byte) (int, error) {
+	written := 0
+	for len(b) > 0 {
+		if w.pace.StallAfter > 0 && w.sent >= w.pace.StallAfter {
+			w.flush()
+			t := time.NewTimer(maxStall)
+			defer t.Stop()
+			select {
+			case <-w.ctx.Done():
+			case <-t.C:
+			}
+			return written, errStalled
+		}
+		n := min(len(b), w.pace.Chunk)
+		if w.pace.StallAfter > 0 {
+			n = int(min(int64(n), w.pace.StallAfter-w.sent))
+		}
+		if err := sleepCtx(w.ctx, w.pace.Every); err != nil {
+			return written, err
+		}
+		m, err := w.ResponseWriter.Write(b[:n])
+		written += m
+		w.sent += int64(m)
+		if err != nil {
+			return written, err
+		}
+		w.flush()
+		b = b[n:]
+	}
+	return written, nil
+}
+
+// errStalled ends a stalled answer's handler; the client has gone.
+var errStalled = errors.New("cffake: the answer stalled")
+
+// WriteHeader sends the status and headers at once: only the body is paced.
+func (w *pacedWriter) WriteHeader(status int) {
+	w.ResponseWriter.WriteHeader(status)
+	w.flush()
+}
+
+func (w *pacedWriter) flush() { _ = http.NewResponseController(w.ResponseWriter).Flush() }
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }

@@ -1,11 +1,14 @@
 package cffake_test
 
 import (
+	"context"
+	"io"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/cf/cffake"
 )
@@ -149,4 +152,83 @@ func TestRoutesAreListed(t *testing.T) {
 	if srv.URL() != "" || srv.BaseURL() != "" {
 		t.Fatal("an unstarted fake has a URL")
 	}
+}
+
+// TestSlowPacesTheBody checks Slow: the headers come at once, the body in
+// chunks with pauses between them, whole; a stalled body stops after
+// StallAfter bytes until the client gives up; other requests are not slowed.
+func TestSlowPacesTheBody(t *testing.T) {
+	t.Parallel()
+	a, srv := newAPI(t)
+	ns := a.createNamespace("slow")
+	value := strings.Repeat("0123456789abcdef", 256) // 4 KiB
+	a.put(ns, "k", value).ok(t, nil)
+	values := "/accounts/" + acct + "/storage/kv/namespaces/" + ns + "/values/"
+
+	srv.Slow(1, cffake.Pace{Method: http.MethodGet, PathPrefix: values, Chunk: 1 << 10, Every: 20 * time.Millisecond})
+	res, err := srv.Client().Do(authorized(t, http.MethodGet, srv.BaseURL()+values+"k"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reads []int
+	buf := make([]byte, 4<<10)
+	for {
+		n, err := res.Body.Read(buf)
+		if n > 0 {
+			reads = append(reads, n)
+		}
+		if err != nil {
+			break
+		}
+	}
+	res.Body.Close()
+	if len(reads) < 4 || sum(reads) != len(value) {
+		t.Errorf("body read as %v, want 4 chunks of 1 KiB", reads)
+	}
+	// Used up: the next answer is whole at once.
+	if got := a.value(ns, "k"); string(got.body) != value {
+		t.Errorf("the next read got %d bytes", len(got.body))
+	}
+
+	srv.Slow(1, cffake.Pace{Method: http.MethodGet, PathPrefix: values, StallAfter: 1000})
+	ctx, cancel := context.WithCancel(t.Context())
+	req := authorized(t, http.MethodGet, srv.BaseURL()+values+"k").WithContext(ctx)
+	res, err = srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(io.LimitReader(res.Body, 1000))
+	if err != nil || len(got) != 1000 {
+		t.Fatalf("before the stall: %d bytes, %v", len(got), err)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := res.Body.Read(buf); done <- err }()
+	select {
+	case err := <-done:
+		t.Fatalf("a read after StallAfter returned (%v)", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	cancel() // the client gives up
+	if err := <-done; err == nil {
+		t.Error("the stalled read ended without an error")
+	}
+	res.Body.Close()
+}
+
+func authorized(t *testing.T, method, url string) *http.Request {
+	t.Helper()
+	req, err := http.NewRequest(method, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+cffake.DefaultToken)
+	return req
+}
+
+func sum(ns []int) int {
+	total := 0
+	for _, n := range ns {
+		total += n
+	}
+	return total
 }

@@ -41,6 +41,7 @@ type Server struct {
 	log    []Request
 	counts map[string]int
 	faults []*faultRule
+	paces  []*paceRule
 
 	ts *httptest.Server // set by Start
 }
@@ -190,6 +191,9 @@ func (s *Server) SetBucketObjectCount(accountID, jurisdiction, name string, n in
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rep, routeKey, faulted := s.dispatch(r)
 	_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, maxDrain))
+	if p := s.takePace(r.Method, belowBase(r.URL.EscapedPath())); p != nil {
+		w = &pacedWriter{ResponseWriter: w, ctx: r.Context(), pace: *p}
+	}
 	sw := &statusWriter{ResponseWriter: w}
 	rep.write(sw)
 	s.logRequest(r, routeKey, sw.status, faulted)
