@@ -3,7 +3,6 @@ package cf
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -112,32 +111,18 @@ func (s *d1Store) ListDatabases(ctx context.Context, opts storage.ListOptions) (
 	return out, nil
 }
 
-// d1Cursor is the cursor of a database listing: the last name returned,
-// base64url JSON like the other cursors, so that a cursor of another
-// listing is refused.
+// d1Cursor is the position of a database listing: the last name returned.
+// As a cursor (storage.EncodeCursor) a cursor of another listing, which has
+// no name, is refused.
 type d1Cursor struct {
 	After string `json:"db"`
 }
 
-func encodeD1Cursor(name string) string {
-	js, _ := json.Marshal(d1Cursor{After: name}) // cannot fail
-	return base64.RawURLEncoding.EncodeToString(js)
-}
+func encodeD1Cursor(name string) string { return storage.EncodeCursor(d1Cursor{After: name}) }
 
 func decodeD1Cursor(cursor string) (string, error) {
-	if cursor == "" {
-		return "", nil
-	}
-	var c d1Cursor
-	js, err := base64.RawURLEncoding.DecodeString(cursor)
-	if err == nil {
-		err = json.Unmarshal(js, &c)
-	}
-	if err != nil || c.After == "" {
-		return "", storage.Errorf(storage.CodeInvalidArgument,
-			"cursor: %.40q is not a cursor of this listing: pass back the cursor the previous page returned", cursor)
-	}
-	return c.After, nil
+	c, err := storage.DecodeCursor(cursor, func(c d1Cursor) bool { return c.After != "" })
+	return c.After, err
 }
 
 func (s *d1Store) GetDatabase(ctx context.Context, id string) (storage.Database, error) {

@@ -78,31 +78,18 @@ func (k *kvStore) ListNamespaces(ctx context.Context, opts storage.ListOptions) 
 	}
 }
 
-// position is the cursor of a namespace listing, base64url JSON like the
-// local backend's cursors, so that a cursor of another listing is refused.
+// position is where a namespace listing stopped. As a cursor
+// (storage.EncodeCursor) a cursor of another listing, which has no count,
+// is refused.
 type position struct {
 	Namespaces int `json:"ns"`
 }
 
-func encodePosition(n int) string {
-	js, _ := json.Marshal(position{Namespaces: n}) // cannot fail
-	return base64.RawURLEncoding.EncodeToString(js)
-}
+func encodePosition(n int) string { return storage.EncodeCursor(position{Namespaces: n}) }
 
 func decodePosition(cursor string) (int, error) {
-	if cursor == "" {
-		return 0, nil
-	}
-	var p position
-	js, err := base64.RawURLEncoding.DecodeString(cursor)
-	if err == nil {
-		err = json.Unmarshal(js, &p)
-	}
-	if err != nil || p.Namespaces <= 0 {
-		return 0, storage.Errorf(storage.CodeInvalidArgument,
-			"cursor: %.40q is not a cursor of this listing: pass back the cursor the previous page returned", cursor)
-	}
-	return p.Namespaces, nil
+	p, err := storage.DecodeCursor(cursor, func(p position) bool { return p.Namespaces > 0 })
+	return p.Namespaces, err
 }
 
 func (k *kvStore) GetNamespace(ctx context.Context, id string) (storage.Namespace, error) {

@@ -1,6 +1,7 @@
 package cf
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -139,9 +140,9 @@ func newObjectStore(cfg objectConfig) (*objectStore, error) {
 		return nil, errors.New("cf: R2 S3 credentials need both an access key id and a secret access key")
 	}
 	s := &objectStore{
-		partSize:      cmp0(cfg.PartSize, defaultPartSize),
-		concurrency:   cmp0(cfg.Concurrency, defaultConcurrency),
-		threshold:     cmp0(cfg.MultipartThreshold, defaultMultipartThreshold),
+		partSize:      cmp.Or(cfg.PartSize, defaultPartSize),
+		concurrency:   cmp.Or(cfg.Concurrency, defaultConcurrency),
+		threshold:     cmp.Or(cfg.MultipartThreshold, defaultMultipartThreshold),
 		copyThreshold: maxSingleCopy,
 		copyPartSize:  defaultCopyPartSize,
 		now:           cfg.Now,
@@ -188,14 +189,6 @@ func newObjectStore(cfg objectConfig) (*objectStore, error) {
 	})
 	s.presign = s3.NewPresignClient(s.client)
 	return s, nil
-}
-
-// cmp0 is v, or def when v is zero.
-func cmp0[T int | int64](v, def T) T {
-	if v == 0 {
-		return def
-	}
-	return v
 }
 
 // s3Endpoint is the S3 endpoint of an account: R2_ENDPOINT when set, else

@@ -3,6 +3,7 @@ package cf
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/md5"
 	"encoding/base64"
@@ -940,7 +941,7 @@ func TestS3ObjectList(t *testing.T) {
 			if err != nil {
 				t.Fatalf("ListObjects %+v: %v", opts, err)
 			}
-			limit := cmp0(opts.Limit, storage.DefaultObjectList)
+			limit := cmp.Or(opts.Limit, storage.DefaultObjectList)
 			if len(page.Objects)+len(page.Prefixes) > limit {
 				t.Fatalf("ListObjects %+v: %d entries over the limit", opts, len(page.Objects)+len(page.Prefixes))
 			}

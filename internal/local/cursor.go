@@ -2,14 +2,12 @@ package local
 
 import (
 	"bytes"
-	"encoding/base64"
-	"encoding/json"
 
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/storage"
 )
 
-// cursor is where a listing stopped. It travels to the client and back as
-// base64url JSON; clients treat it as opaque.
+// cursor is where a listing stopped, travelling to the client and back as
+// storage.EncodeCursor makes it.
 type cursor struct {
 	// Kind is the listing that issued it, so a bucket cursor given to a KV
 	// listing is refused rather than read as a position.
@@ -31,26 +29,11 @@ const (
 	kindDatabases  = "d1"
 )
 
-func (c cursor) encode() string {
-	js, _ := json.Marshal(c) // cannot fail: no maps, no floats
-	return base64.RawURLEncoding.EncodeToString(js)
-}
+func (c cursor) encode() string { return storage.EncodeCursor(c) }
 
 // decodeCursor reads s, issued by a listing of kind; "" is the start.
 func decodeCursor(s, kind string) (cursor, error) {
-	var c cursor
-	if s == "" {
-		return c, nil
-	}
-	js, err := base64.RawURLEncoding.DecodeString(s)
-	if err == nil {
-		err = json.Unmarshal(js, &c)
-	}
-	if err != nil || c.Kind != kind {
-		return cursor{}, storage.Errorf(storage.CodeInvalidArgument,
-			"cursor: %.40q is not a cursor of this listing: pass back the cursor the previous page returned", s)
-	}
-	return c, nil
+	return storage.DecodeCursor(s, func(c cursor) bool { return c.Kind == kind })
 }
 
 // prefixEnd returns the least byte string above every string that starts

@@ -478,29 +478,6 @@ func (a *d1Authorizer) deny(what string, always bool) sqlite.AuthorizerReturnCod
 	return sqlite.AuthorizerDeny
 }
 
-// reportingPragmas are the PRAGMAs that --read-only allows: they only
-// report, with or without an argument naming what to report on.
-var reportingPragmas = map[string]bool{
-	"table_info": true, "table_xinfo": true, "table_list": true, "index_list": true, "index_info": true,
-	"index_xinfo": true, "foreign_key_list": true, "foreign_key_check": true, "quick_check": true,
-	"integrity_check": true, "function_list": true, "collation_list": true, "pragma_list": true,
-	"module_list": true, "compile_options": true, "database_list": true,
-}
-
-// reportingSettings are PRAGMAs that --read-only allows only without a
-// value: with one they would change a setting.
-var reportingSettings = map[string]bool{
-	"user_version": true, "schema_version": true, "application_id": true, "page_count": true,
-	"page_size": true, "freelist_count": true, "foreign_keys": true, "data_version": true, "encoding": true,
-}
-
-// neverPragmas are refused with a value in any mode: they would change how
-// the file is stored or let SQL corrupt its schema. Read, they only report.
-var neverPragmas = map[string]bool{
-	"writable_schema": true, "journal_mode": true, "locking_mode": true, "query_only": true,
-	"temp_store_directory": true, "data_store_directory": true, "mmap_size": true, "trusted_schema": true,
-}
-
 func (a *d1Authorizer) decide(action sqlite.AuthorizerActionCode, arg1, arg2, _, _ string) sqlite.AuthorizerReturnCode {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -522,11 +499,12 @@ func (a *d1Authorizer) decide(action sqlite.AuthorizerActionCode, arg1, arg2, _,
 		}
 		return sqlite.AuthorizerOK
 	case sqlite.AuthPragma:
+		// The lists are storage's, which ClassifySQL reads too.
 		name := strings.ToLower(arg1)
-		if neverPragmas[name] && arg2 != "" {
+		if storage.PragmaFixed(name) && arg2 != "" {
 			return a.deny("PRAGMA "+name+" with a value", true)
 		}
-		if !a.readOnly || reportingPragmas[name] || (reportingSettings[name] || neverPragmas[name]) && arg2 == "" {
+		if !a.readOnly || storage.PragmaReports(name) || storage.PragmaReadable(name) && arg2 == "" {
 			return sqlite.AuthorizerOK
 		}
 		return a.deny("PRAGMA "+name, false)

@@ -175,3 +175,34 @@ func TestD1FileGoneBetweenLookupAndOpen(t *testing.T) {
 		})
 	}
 }
+
+// SQLite's authorizer and storage.ClassifySQL decide --read-only from one
+// list of PRAGMAs (storage's), so they agree on each: a PRAGMA read, and
+// one given an argument in parentheses (a table to report on, or a value
+// to set).
+func TestD1PragmasAgreeWithClassifySQL(t *testing.T) {
+	b := New(t.TempDir())
+	defer b.Close()
+	db, err := b.D1().CreateDatabase(t.Context(), storage.DatabaseSpec{Name: "pragmas"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := []string{
+		"table_info", "table_list", "index_list", "foreign_key_check", "integrity_check", "pragma_list", "compile_options",
+		"user_version", "schema_version", "application_id", "page_count", "foreign_keys", "encoding",
+		"writable_schema", "journal_mode", "locking_mode", "query_only", "mmap_size", "trusted_schema",
+		"temp_store_directory", "data_store_directory",
+		"cache_size", "synchronous", "recursive_triggers", "optimize", "shrink_memory",
+	}
+	for _, name := range names {
+		for _, sql := range []string{"PRAGMA " + name, "PRAGMA " + name + "(0)"} {
+			_, classified, _ := storage.ClassifySQL(sql)
+			_, err := b.D1().Query(t.Context(), db.ID, []storage.Statement{{SQL: sql}}, storage.QueryOptions{ReadOnly: true})
+			refused := storage.CodeOf(err) == storage.CodeReadOnly ||
+				err != nil && strings.Contains(err.Error(), "is not allowed on D1")
+			if refused == classified {
+				t.Errorf("%s: ClassifySQL finds it read-only: %v; the authorizer refuses it: %v (%v)", sql, classified, refused, err)
+			}
+		}
+	}
+}

@@ -2,6 +2,7 @@ package local
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -125,8 +126,8 @@ func (r *r2Store) CreateBucket(ctx context.Context, spec storage.BucketSpec) (st
 		Name:         spec.Name,
 		CreationDate: time.UnixMilli(st.now().UnixMilli()).UTC(),
 		Location:     spec.LocationHint, // a hint; with none, R2 picks and we have nothing to pick
-		StorageClass: cmpOr(spec.StorageClass, defaultStorageClass),
-		Jurisdiction: cmpOr(spec.Jurisdiction, defaultJurisdiction),
+		StorageClass: cmp.Or(spec.StorageClass, defaultStorageClass),
+		Jurisdiction: cmp.Or(spec.Jurisdiction, defaultJurisdiction),
 	}
 	err = st.update(ctx, "creating bucket", func(tx queries) error {
 		err := bucketExists(ctx, tx, b.Name)
@@ -144,13 +145,6 @@ func (r *r2Store) CreateBucket(ctx context.Context, spec storage.BucketSpec) (st
 		return storage.Bucket{}, err
 	}
 	return b, nil
-}
-
-func cmpOr(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 func (r *r2Store) DeleteBucket(ctx context.Context, name string) error {

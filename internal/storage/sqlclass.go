@@ -285,23 +285,46 @@ func classifyWith(toks []sqlToken, depth int) string {
 	return "WITH without a query as its main statement"
 }
 
-// reportingPragmas only report, with or without an argument naming what to
-// report on. readablePragmas are settings that a PRAGMA without a value
-// only reads. (internal/local's authorizer allows the same ones.)
+// D1's PRAGMAs, one list for --read-only wherever it is decided: here,
+// reading the SQL, and in the local backend's SQLite authorizer. Names are
+// in lower case.
 var (
+	// reportingPragmas only report, with or without an argument naming
+	// what to report on.
 	reportingPragmas = map[string]bool{
-		"TABLE_INFO": true, "TABLE_XINFO": true, "TABLE_LIST": true, "INDEX_LIST": true, "INDEX_INFO": true,
-		"INDEX_XINFO": true, "FOREIGN_KEY_LIST": true, "FOREIGN_KEY_CHECK": true, "QUICK_CHECK": true,
-		"INTEGRITY_CHECK": true, "FUNCTION_LIST": true, "COLLATION_LIST": true, "PRAGMA_LIST": true,
-		"MODULE_LIST": true, "COMPILE_OPTIONS": true, "DATABASE_LIST": true,
+		"table_info": true, "table_xinfo": true, "table_list": true, "index_list": true, "index_info": true,
+		"index_xinfo": true, "foreign_key_list": true, "foreign_key_check": true, "quick_check": true,
+		"integrity_check": true, "function_list": true, "collation_list": true, "pragma_list": true,
+		"module_list": true, "compile_options": true, "database_list": true,
 	}
+	// readablePragmas are settings that a PRAGMA without a value only
+	// reads.
 	readablePragmas = map[string]bool{
-		"USER_VERSION": true, "SCHEMA_VERSION": true, "APPLICATION_ID": true, "PAGE_COUNT": true,
-		"PAGE_SIZE": true, "FREELIST_COUNT": true, "FOREIGN_KEYS": true, "DATA_VERSION": true, "ENCODING": true,
-		"WRITABLE_SCHEMA": true, "JOURNAL_MODE": true, "LOCKING_MODE": true, "QUERY_ONLY": true,
-		"MMAP_SIZE": true, "TRUSTED_SCHEMA": true,
+		"user_version": true, "schema_version": true, "application_id": true, "page_count": true,
+		"page_size": true, "freelist_count": true, "foreign_keys": true, "data_version": true, "encoding": true,
+		"writable_schema": true, "journal_mode": true, "locking_mode": true, "query_only": true,
+		"mmap_size": true, "trusted_schema": true,
+	}
+	// fixedPragmas are settings D1 never lets SQL change, whatever the
+	// mode: they would change how the file is stored or let SQL corrupt
+	// its schema.
+	fixedPragmas = map[string]bool{
+		"writable_schema": true, "journal_mode": true, "locking_mode": true, "query_only": true,
+		"temp_store_directory": true, "data_store_directory": true, "mmap_size": true, "trusted_schema": true,
 	}
 )
+
+// PragmaReports reports whether PRAGMA name only reports, with or without
+// an argument: --read-only allows it.
+func PragmaReports(name string) bool { return reportingPragmas[strings.ToLower(name)] }
+
+// PragmaReadable reports whether PRAGMA name without a value only reads a
+// setting: --read-only allows it so.
+func PragmaReadable(name string) bool { return readablePragmas[strings.ToLower(name)] }
+
+// PragmaFixed reports whether PRAGMA name with a value is refused in any
+// mode: D1 does not let SQL change that setting.
+func PragmaFixed(name string) bool { return fixedPragmas[strings.ToLower(name)] }
 
 // classifyPragma reads `[schema.]name [= value | (value)]`.
 func classifyPragma(toks []sqlToken) string {
@@ -313,12 +336,12 @@ func classifyPragma(toks []sqlToken) string {
 	}
 	name, rest := toks[0].text, toks[1:]
 	switch {
-	case reportingPragmas[name]:
+	case PragmaReports(name):
 		if len(rest) == 0 || rest[0].kind == 'p' && rest[0].text == "(" {
 			return ""
 		}
 		return "PRAGMA " + strings.ToLower(name) + " with a value"
-	case readablePragmas[name]:
+	case PragmaReadable(name):
 		if len(rest) == 0 {
 			return ""
 		}
