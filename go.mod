@@ -44,9 +44,3 @@ require (
 	modernc.org/mathutil v1.7.1 // indirect
 	modernc.org/memory v1.12.1 // indirect
 )
-
-// Upstream compiles every JSON-Schema metaschema in init(): about 10 ms and
-// 1.7 MB at every start of the server, which never needs them before its
-// first tool call. third_party/jsonschema compiles them on first use; see its
-// PATCH.md.
-replace github.com/santhosh-tekuri/jsonschema/v6 v6.0.2 => ./third_party/jsonschema
