@@ -15,6 +15,7 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/debug"
+	"strings"
 	"syscall"
 
 	"github.com/mark3labs/mcp-go/server"
@@ -186,6 +187,9 @@ func versionLine() string {
 			}
 		}
 	}
+	if rev == "" {
+		rev = pseudoVersionRevision(buildVersion())
+	}
 	rev = rev[:min(len(rev), 12)]
 	switch {
 	case rev == "":
@@ -194,6 +198,23 @@ func versionLine() string {
 		rev += "+modified"
 	}
 	return fmt.Sprintf("mcp-cfstorage %s (commit %s, %s %s/%s)", buildVersion(), rev, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+}
+
+// pseudoVersionRevision is the commit a Go pseudo-version names
+// (v0.0.0-20261202165003-0123abcd4567: its last part), as
+// `go install module@commit` stamps one without VCS information; "" for
+// other versions.
+func pseudoVersionRevision(v string) string {
+	parts := strings.Split(v, "-")
+	if len(parts) < 3 {
+		return ""
+	}
+	rev, stamp := parts[len(parts)-1], parts[len(parts)-2]
+	stamp = stamp[strings.LastIndexByte(stamp, '.')+1:]
+	if len(rev) != 12 || strings.Trim(rev, "0123456789abcdef") != "" || len(stamp) != 14 || strings.Trim(stamp, "0123456789") != "" {
+		return ""
+	}
+	return rev
 }
 
 // slogWriter sends the stdio transport's log lines to slog.

@@ -113,3 +113,20 @@ func parseInitTrace(trace []byte) ([]initCost, error) {
 	}
 	return out, sc.Err()
 }
+
+func TestPseudoVersionRevision(t *testing.T) {
+	for _, c := range []struct{ version, want string }{
+		{"v0.0.0-20261202165003-e4f50613d85b", "e4f50613d85b"},
+		{"v1.2.4-0.20261202165003-e4f50613d85b", "e4f50613d85b"},
+		{"v1.2.4-rc.1.0.20261202165003-e4f50613d85b", "e4f50613d85b"},
+		{"v1.2.3", ""},
+		{"v1.2.3-rc.1", ""},
+		{"v1.2.3-beta-e4f50613d85b", ""},           // no timestamp
+		{"v0.0.0-20261202165003-E4F50613D85B", ""}, // not lower-case hex
+		{"dev", ""},
+	} {
+		if got := pseudoVersionRevision(c.version); got != c.want {
+			t.Errorf("pseudoVersionRevision(%q) = %q, want %q", c.version, got, c.want)
+		}
+	}
+}
