@@ -12,6 +12,7 @@ require (
 	github.com/johannesboyne/gofakes3 v1.2.0
 	github.com/mark3labs/mcp-go v1.2.1
 	github.com/santhosh-tekuri/jsonschema/v6 v6.0.2
+	golang.org/x/mod v0.42.0
 	golang.org/x/text v0.14.0
 	modernc.org/sqlite v1.62.0
 )
@@ -44,9 +45,3 @@ require (
 	modernc.org/mathutil v1.7.1 // indirect
 	modernc.org/memory v1.12.1 // indirect
 )
-
-// Upstream compiles every JSON-Schema metaschema in init(): about 10 ms and
-// 1.7 MB at every start of the server, which never needs them before its
-// first tool call. third_party/jsonschema compiles them on first use; see its
-// PATCH.md.
-replace github.com/santhosh-tekuri/jsonschema/v6 v6.0.2 => ./third_party/jsonschema

@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-// The validator compiles its metaschemas on first use (third_party/jsonschema):
+// Tools compile their validators on first use, maybe concurrently:
 // concurrent first compiles must agree, and schemas must still be checked
 // against the metaschema.
 func TestConcurrentFirstCompile(t *testing.T) {

@@ -13,7 +13,9 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
+	"strings"
 	"syscall"
 
 	"github.com/mark3labs/mcp-go/server"
@@ -27,9 +29,11 @@ import (
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/storage"
 )
 
-// version is set at link time (-ldflags "-X main.version=v1.2.3"); otherwise
-// it comes from the module's build information.
-var version = ""
+// version and commit are set at link time by release builds
+// (-ldflags "-X main.version=v1.2.3 -X main.commit=0123abcd..."); otherwise
+// they come from the build information: the module version of a
+// `go install module@version`, the VCS revision of a build from a checkout.
+var version, commit = "", ""
 
 func main() {
 	os.Exit(run(context.Background(), os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr))
@@ -39,7 +43,7 @@ func run(ctx context.Context, args []string, getenv config.Getenv, stdin io.Read
 	if len(args) > 0 {
 		switch args[0] {
 		case "version":
-			fmt.Fprintf(stdout, "mcp-cfstorage %s\n", buildVersion())
+			fmt.Fprintln(stdout, versionLine())
 			return 0
 		case "help":
 			fmt.Fprint(stdout, config.Usage())
@@ -168,6 +172,50 @@ func buildVersion() string {
 		return bi.Main.Version
 	}
 	return "dev"
+}
+
+// versionLine is what `mcp-cfstorage version` prints, e.g.
+// "mcp-cfstorage v1.2.3 (commit 0123abcd4567, go1.26.8 linux/amd64)".
+func versionLine() string {
+	rev, modified := commit, false
+	if bi, ok := debug.ReadBuildInfo(); ok && rev == "" {
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.modified":
+				modified = s.Value == "true"
+			}
+		}
+	}
+	if rev == "" {
+		rev = pseudoVersionRevision(buildVersion())
+	}
+	rev = rev[:min(len(rev), 12)]
+	switch {
+	case rev == "":
+		rev = "unknown"
+	case modified:
+		rev += "+modified"
+	}
+	return fmt.Sprintf("mcp-cfstorage %s (commit %s, %s %s/%s)", buildVersion(), rev, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+}
+
+// pseudoVersionRevision is the commit a Go pseudo-version names
+// (v0.0.0-20261202165003-0123abcd4567: its last part), as
+// `go install module@commit` stamps one without VCS information; "" for
+// other versions.
+func pseudoVersionRevision(v string) string {
+	parts := strings.Split(v, "-")
+	if len(parts) < 3 {
+		return ""
+	}
+	rev, stamp := parts[len(parts)-1], parts[len(parts)-2]
+	stamp = stamp[strings.LastIndexByte(stamp, '.')+1:]
+	if len(rev) != 12 || strings.Trim(rev, "0123456789abcdef") != "" || len(stamp) != 14 || strings.Trim(stamp, "0123456789") != "" {
+		return ""
+	}
+	return rev
 }
 
 // slogWriter sends the stdio transport's log lines to slog.
