@@ -122,6 +122,7 @@ func (s *Store) writeBlob(ctx context.Context, dir string, r io.Reader, w blobWr
 	if err := f.Close(); err != nil {
 		return "", "", fsErr(ctx, "closing a blob", err)
 	}
+	s.reached("temp file synced")
 	id = newBlobID(s.opts.Now())
 	if err := os.Rename(f.Name(), filepath.Join(dir, id)); err != nil {
 		return "", "", fsErr(ctx, "storing a blob", err)

@@ -296,7 +296,8 @@ func d1Err(ctx, qctx context.Context, c *conn, auth *d1Authorizer, stmt int, err
 				return storage.Errorf(storage.CodeReadOnly, "%s: this statement writes, and the batch was run read-only; nothing was changed", where)
 			}
 			return dbErr(ctx, "D1 query on", c.path, true, err)
-		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM:
+		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM,
+			sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT:
 			return dbErr(ctx, "D1 query on", c.path, c.write, err)
 		case sqlite3.SQLITE_INTERRUPT:
 			return storage.Errorf(storage.CodeUnavailable, "%s: interrupted; nothing was changed", where)

@@ -277,6 +277,7 @@ func (k *kvStore) write(ctx context.Context, ns string, writes []kvWrite) (err e
 		}
 		ids = append(ids, id)
 	}
+	k.s.reached("blobs written")
 	c, err := k.s.openWrite(ctx, k.file(ns), kvSchema, kvTable)
 	if err != nil {
 		return err
@@ -301,11 +302,13 @@ func (k *kvStore) write(ctx context.Context, ns string, writes []kvWrite) (err e
 				return err
 			}
 		}
+		k.s.reached("rows written")
 		return nil
 	})
 	if err != nil {
 		return err
 	}
+	k.s.reached("committed")
 	k.s.removeBlobs(dir, replaced)
 	return nil
 }

@@ -122,6 +122,16 @@ type Store struct {
 	kv *kvStore
 	r2 *r2Store
 	d1 *d1Store
+
+	// step, when set (by tests), is called at each durable step of a
+	// write, so that a test can kill the process there.
+	step func(name string)
+}
+
+func (s *Store) reached(name string) {
+	if s.step != nil {
+		s.step(name)
+	}
 }
 
 // Open checks that persistDir is wrangler dev's persist dir (or does not

@@ -420,6 +420,7 @@ func (r *r2Store) write(ctx context.Context, bucket string, info *storage.Object
 	var version [16]byte
 	rand.Read(version[:])
 
+	r.s.reached("blobs written")
 	c, err := r.s.openWrite(ctx, r.file(bucket), r2Schema, r2Objects, r2Parts)
 	if err != nil {
 		return err
@@ -436,11 +437,13 @@ func (r *r2Store) write(ctx context.Context, bucket string, info *storage.Object
 	(key, blob_id, version, size, etag, uploaded, checksums, http_metadata, custom_metadata)
 	VALUES (?, ?, ?, ?, ?, ?, '{}', ?, ?)`,
 			info.Key, id, hex.EncodeToString(version[:]), info.Size, info.ETag, info.Uploaded.UnixMilli(), string(httpJS), string(custJS))
+		r.s.reached("rows written")
 		return err
 	})
 	if err != nil {
 		return err
 	}
+	r.s.reached("committed")
 	r.s.removeBlobs(dir, replaced)
 	return nil
 }
