@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/storage"
+	"github.com/mcp-cfstorage/mcp-cfstorage/internal/wrangler/wranglertest"
 )
 
 // TestAgainstWranglerDev checks the package against the real runtime, in
@@ -29,9 +30,9 @@ import (
 //  4. Dev started again, the Worker's fetch returns exactly what the
 //     package wrote.
 func TestAgainstWranglerDev(t *testing.T) {
-	wranglerBin(t)
+	wranglertest.Bin(t)
 	ctx := context.Background()
-	project := fixtureProject(t)
+	project := wranglertest.CopyProject(t, "testdata/worker")
 	persist := filepath.Join(t.TempDir(), "state")
 	s := openStore(t, persist)
 	exp := time.Now().Add(time.Hour).Unix()
