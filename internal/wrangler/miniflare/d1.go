@@ -33,7 +33,7 @@ func errNoDatabase(id string) error {
 }
 
 func (d *d1Store) database(id string) (Database, error) {
-	for _, db := range d.s.b.D1 {
+	for _, db := range d.s.bindings().D1 {
 		if strings.EqualFold(db.ID, id) {
 			return db, nil
 		}
@@ -77,7 +77,7 @@ func (d *d1Store) ListDatabases(ctx context.Context, opts storage.ListOptions) (
 		return storage.DatabasePage{}, err
 	}
 	limit := pageSize(opts.Limit, storage.DefaultDatabaseList, storage.MaxDatabaseList)
-	all := slices.Clone(d.s.b.D1)
+	all := slices.Clone(d.s.bindings().D1)
 	slices.SortFunc(all, func(a, b Database) int { return cmp2(a.Name, b.Name, a.ID, b.ID) })
 	page := storage.DatabasePage{Databases: []storage.Database{}}
 	for _, db := range all {
@@ -356,6 +356,21 @@ var storagePragmas = map[string]bool{
 	"page_size": true, "auto_vacuum": true, "temp_store_directory": true, "data_store_directory": true, "trusted_schema": true,
 }
 
+// reportingPragmas only report, with or without an argument naming what
+// to report on: --read-only allows them.
+var reportingPragmas = map[string]bool{
+	"table_info": true, "table_xinfo": true, "table_list": true, "index_list": true, "index_info": true,
+	"index_xinfo": true, "foreign_key_list": true, "foreign_key_check": true, "quick_check": true,
+	"integrity_check": true, "function_list": true, "collation_list": true, "pragma_list": true,
+	"module_list": true, "compile_options": true, "database_list": true,
+}
+
+// reportingSettings report without a value and change a setting with one.
+var reportingSettings = map[string]bool{
+	"user_version": true, "schema_version": true, "application_id": true, "page_count": true,
+	"freelist_count": true, "foreign_keys": true, "data_version": true, "encoding": true,
+}
+
 func (a *d1Authorizer) decide(action sqlite.AuthorizerActionCode, arg1, arg2, _, _ string) sqlite.AuthorizerReturnCode {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -381,10 +396,10 @@ func (a *d1Authorizer) decide(action sqlite.AuthorizerActionCode, arg1, arg2, _,
 		if storagePragmas[name] && arg2 != "" {
 			return a.deny("PRAGMA "+name+" with a value", true)
 		}
-		if a.readOnly && arg2 != "" {
-			return a.deny("PRAGMA "+name+" with a value", false)
+		if !a.readOnly || reportingPragmas[name] || (reportingSettings[name] || storagePragmas[name]) && arg2 == "" {
+			return sqlite.AuthorizerOK
 		}
-		return sqlite.AuthorizerOK
+		return a.deny("PRAGMA "+name, false)
 	case sqlite.AuthSelect, sqlite.AuthRead, sqlite.AuthRecursive:
 		return sqlite.AuthorizerOK
 	}

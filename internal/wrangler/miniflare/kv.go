@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -50,7 +51,7 @@ func errNoKey(ns, key string) error {
 
 // namespace finds the binding of id.
 func (k *kvStore) namespace(id string) (Namespace, error) {
-	for _, ns := range k.s.b.KV {
+	for _, ns := range k.s.bindings().KV {
 		if ns.ID == id {
 			return ns, nil
 		}
@@ -67,7 +68,7 @@ func (k *kvStore) ListNamespaces(ctx context.Context, opts storage.ListOptions) 
 		return storage.NamespacePage{}, err
 	}
 	limit := pageSize(opts.Limit, storage.DefaultNamespaceList, storage.MaxNamespaceList)
-	all := slices.Clone(k.s.b.KV)
+	all := slices.Clone(k.s.bindings().KV)
 	slices.SortFunc(all, func(a, b Namespace) int {
 		return cmp2(a.Title, b.Title, a.ID, b.ID)
 	})
@@ -203,7 +204,7 @@ func (k *kvStore) Get(ctx context.Context, namespaceID, key string) (*storage.KV
 		Size:       fi.Size(),
 		Metadata:   r.metadata(),
 		Expiration: r.expiration(),
-		Body:       f,
+		Body:       &ctxBody{ctx: ctx, f: f},
 	}, nil
 }
 
@@ -534,3 +535,19 @@ func cmp2(a1, a2, b1, b2 string) int {
 	}
 	return strings.Compare(b1, b2)
 }
+
+// ctxBody is an open blob that, like a network body, belongs to its
+// request: once ctx is done, reads fail with its error.
+type ctxBody struct {
+	ctx context.Context
+	f   *os.File
+}
+
+func (b *ctxBody) Read(p []byte) (int, error) {
+	if err := b.ctx.Err(); err != nil {
+		return 0, fmt.Errorf("wrangler state: reading a value: %w", err)
+	}
+	return b.f.Read(p)
+}
+
+func (b *ctxBody) Close() error { return b.f.Close() }

@@ -39,7 +39,9 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/storage"
@@ -115,7 +117,7 @@ type Options struct {
 // renamed or deleted (that is the wrangler config's business).
 type Store struct {
 	dir  string // the persist dir, absolute
-	b    Bindings
+	b    atomic.Pointer[Bindings]
 	opts Options
 	log  *slog.Logger
 
@@ -155,10 +157,20 @@ func Open(persistDir string, b Bindings, opts Options) (*Store, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Store{dir: dir, b: b, opts: opts, log: log}
+	s := &Store{dir: dir, opts: opts, log: log}
+	s.SetBindings(b)
 	s.kv, s.r2, s.d1 = &kvStore{s: s}, &r2Store{s: s}, &d1Store{s: s}
 	return s, nil
 }
+
+// SetBindings replaces the bindings, for a wrangler config edited while
+// the server runs. Calls in flight finish with the bindings they began with.
+func (s *Store) SetBindings(b Bindings) {
+	b = Bindings{KV: slices.Clone(b.KV), R2: slices.Clone(b.R2), D1: slices.Clone(b.D1)}
+	s.b.Store(&b)
+}
+
+func (s *Store) bindings() *Bindings { return s.b.Load() }
 
 // KV is the Workers KV side: the KV bindings.
 func (s *Store) KV() storage.KV { return s.kv }

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"maps"
@@ -87,7 +88,7 @@ func errNoObject(bucket, key string) error {
 }
 
 func (r *r2Store) bucket(name string) error {
-	for _, b := range r.s.b.R2 {
+	for _, b := range r.s.bindings().R2 {
 		if b.Name == name {
 			return nil
 		}
@@ -104,8 +105,8 @@ func (r *r2Store) ListBuckets(ctx context.Context, opts storage.ListOptions) (st
 		return storage.BucketPage{}, err
 	}
 	limit := pageSize(opts.Limit, storage.DefaultBucketList, storage.MaxBucketList)
-	names := make([]string, 0, len(r.s.b.R2))
-	for _, b := range r.s.b.R2 {
+	names := make([]string, 0, len(r.s.bindings().R2))
+	for _, b := range r.s.bindings().R2 {
 		names = append(names, b.Name)
 	}
 	slices.Sort(names)
@@ -261,7 +262,7 @@ func (r *r2Store) GetObject(ctx context.Context, bucket, key string, rng *storag
 		if o.blobID.Valid {
 			parts = []part{{blobID: o.blobID.String, size: o.info.Size}}
 		}
-		body, err := r.openParts(bucket, parts, start, length)
+		body, err := r.openParts(ctx, bucket, parts, start, length)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue // replaced meanwhile: read the row again
 		}
@@ -297,8 +298,8 @@ func span(rng *storage.ByteRange, size int64) (start, length int64, err error) {
 // now, so that a blob already gone is seen before any byte is served, and
 // the others as the body reaches them: a large multipart object does not
 // take one descriptor per part.
-func (r *r2Store) openParts(bucket string, parts []part, start, length int64) (io.ReadCloser, error) {
-	b := &partsBody{dir: r.blobDir(bucket)}
+func (r *r2Store) openParts(ctx context.Context, bucket string, parts []part, start, length int64) (io.ReadCloser, error) {
+	b := &partsBody{ctx: ctx, dir: r.blobDir(bucket)}
 	off := int64(0)
 	for _, p := range parts {
 		if end := off + p.size; length > 0 && start < end && start+length > off {
@@ -321,8 +322,11 @@ type section struct {
 	off, n int64
 }
 
-// partsBody streams sections of blobs one after another.
+// partsBody streams sections of blobs one after another. Like a network
+// body, it belongs to its request: once ctx is done, reads fail with its
+// error.
 type partsBody struct {
+	ctx     context.Context
 	dir     string
 	pending []section
 	f       *os.File
@@ -341,6 +345,9 @@ func (b *partsBody) next() error {
 }
 
 func (b *partsBody) Read(p []byte) (int, error) {
+	if err := b.ctx.Err(); err != nil {
+		return 0, fmt.Errorf("wrangler state: reading an object: %w", err)
+	}
 	for {
 		if b.cur == nil {
 			return 0, io.EOF
