@@ -1,0 +1,217 @@
+package miniflare
+
+import (
+	"context"
+	"crypto/md5"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/mcp-cfstorage/mcp-cfstorage/internal/storage"
+)
+
+// A blob is the bytes of one KV value, object or multipart part, in
+// v3/<area>/<name>/blobs/<blob id>. Miniflare writes it whole before the
+// row that names it is committed, never changes it, and deletes it once no
+// row names it; this package does the same, and makes the file durable
+// (fsync, rename, fsync of the folder) before its transaction.
+
+// tmpPrefix names this package's temp files in a blobs folder. Miniflare
+// never lists a blobs folder (a blob is found only through its row), so a
+// temp file there is invisible to it; the prefix keeps the sweep from ever
+// touching a blob.
+const tmpPrefix = ".mcp-cfstorage-"
+
+// orphanAge is how old a temp file must be for the sweep to remove it: a
+// younger one may be a write in flight in another process.
+const orphanAge = time.Hour
+
+// newBlobID is Miniflare's generateBlobId: 32 random bytes, then the time
+// in milliseconds as a big-endian int64, in hex (80 digits).
+func newBlobID(now time.Time) string {
+	var b [40]byte
+	rand.Read(b[:32]) // never fails: it crashes the program first (Go 1.24)
+	binary.BigEndian.PutUint64(b[32:], uint64(now.UnixMilli()))
+	return hex.EncodeToString(b[:])
+}
+
+// isBlobID reports whether name has the form of a blob id, so that a row
+// naming anything else (a path, "../x") is never followed out of the
+// blobs folder.
+func isBlobID(name string) bool {
+	if len(name) < 16 || len(name) > 128 {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// openBlob opens the blob id in dir. An error matching fs.ErrNotExist says
+// it is gone (a write replaced it meanwhile).
+func openBlob(dir, id string) (*os.File, error) {
+	if !isBlobID(id) {
+		return nil, storage.Errorf(storage.CodeInternal, "wrangler state: a row in %s names the blob %q, which is not a blob id: the state is damaged", dir, id)
+	}
+	return os.Open(filepath.Join(dir, id))
+}
+
+// blobWrite is a blob being written.
+type blobWrite struct {
+	field    string // "value" or "content", in errors the caller's input causes
+	size     int64
+	md5      bool // hash the bytes (an object's ETag)
+	progress func(int64)
+}
+
+// writeBlob streams exactly w.size bytes of r into a new blob in dir and
+// returns its id, and the hex MD5 of the bytes when w.md5. The blob is
+// durable when it returns: written to a temp file, fsynced, renamed to its
+// id, the folder fsynced. On error nothing is left behind.
+func (s *Store) writeBlob(ctx context.Context, dir string, r io.Reader, w blobWrite) (id, sum string, err error) {
+	if r == nil {
+		return "", "", storage.Errorf(storage.CodeInvalidArgument, "%s: is required", w.field)
+	}
+	if w.size < 0 {
+		return "", "", storage.Errorf(storage.CodeInvalidArgument, "%s: size %d is negative", w.field, w.size)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", "", fsErr(ctx, "creating the blob folder "+dir, err)
+	}
+	f, err := os.CreateTemp(dir, tmpPrefix+"*")
+	if err != nil {
+		return "", "", fsErr(ctx, "creating a temp file in "+dir, err)
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	cw := &copyWriter{ctx: ctx, f: f, progress: w.progress}
+	if w.md5 {
+		cw.h = md5.New()
+	}
+	buf := make([]byte, min(w.size, 1<<20-1)+1)
+	n, err := io.CopyBuffer(cw, io.LimitReader(r, w.size+1), buf) // one byte more tells a body too long
+	switch {
+	case cw.err != nil:
+		return "", "", cw.err
+	case err != nil:
+		return "", "", fmt.Errorf("wrangler state: reading the %s: %w", w.field, err)
+	case n < w.size:
+		return "", "", storage.Errorf(storage.CodeInvalidArgument, "%s: got %d bytes where its size says %d", w.field, n, w.size)
+	case n > w.size:
+		return "", "", storage.Errorf(storage.CodeInvalidArgument, "%s: holds more bytes than its size of %d", w.field, w.size)
+	}
+	if err := f.Sync(); err != nil {
+		return "", "", fsErr(ctx, "syncing a blob", err)
+	}
+	if err := f.Close(); err != nil {
+		return "", "", fsErr(ctx, "closing a blob", err)
+	}
+	s.reached("temp file synced")
+	id = newBlobID(s.opts.Now())
+	if err := os.Rename(f.Name(), filepath.Join(dir, id)); err != nil {
+		return "", "", fsErr(ctx, "storing a blob", err)
+	}
+	if err := syncDir(dir); err != nil {
+		os.Remove(filepath.Join(dir, id))
+		return "", "", fsErr(ctx, "storing a blob", err)
+	}
+	if w.md5 {
+		sum = hex.EncodeToString(cw.h.Sum(nil))
+	}
+	return id, sum, nil
+}
+
+// copyWriter writes to the temp file and the hash, stops once ctx is done
+// and reports progress.
+type copyWriter struct {
+	ctx      context.Context
+	f        *os.File
+	h        hash.Hash
+	progress func(int64)
+	sent     int64
+	err      error
+}
+
+func (w *copyWriter) Write(p []byte) (int, error) {
+	if err := w.ctx.Err(); err != nil {
+		w.err = fmt.Errorf("wrangler state: write stopped after %d bytes: %w", w.sent, err)
+		return 0, w.err
+	}
+	n, err := w.f.Write(p)
+	if w.h != nil {
+		w.h.Write(p[:n])
+	}
+	w.sent += int64(n)
+	if err != nil {
+		w.err = fsErr(w.ctx, "writing a blob", err)
+		return n, w.err
+	}
+	if w.progress != nil {
+		w.progress(w.sent)
+	}
+	return n, nil
+}
+
+// removeBlobs deletes blobs no row names any more. A failure only leaks
+// space (as it does in Miniflare, whose deletes run in the background), so
+// it is logged, not returned.
+func (s *Store) removeBlobs(dir string, ids []string) {
+	for _, id := range ids {
+		if !isBlobID(id) {
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, id)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			s.log.Warn("wrangler state: removing an unused blob failed", "dir", dir, "blob", id, "err", err)
+		}
+	}
+}
+
+// sweepTemps removes temp files of writes that died before their rename,
+// older than orphanAge. Blobs a crash left unnamed after their rename are
+// left alone: Miniflare leaks them in the same way, never reads them, and
+// telling one from a blob a running workerd is about to name needs its
+// rows, which another process may be writing.
+func (s *Store) sweepTemps(dir string) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	cutoff := s.opts.Now().Add(-orphanAge)
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), tmpPrefix) {
+			continue
+		}
+		if info, err := e.Info(); err == nil && info.Mode().IsRegular() && info.ModTime().Before(cutoff) {
+			os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
+}
+
+// syncDir makes the entries of dir (a rename) durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}

@@ -1,0 +1,9 @@
+//go:build !unix
+
+package miniflare
+
+// lockHolder cannot ask for another process's locks here: the exclusive
+// lock of each write's connection (see openDB) is the only guard.
+func lockHolder(string) (int, error) { return 0, nil }
+
+func processName(int) string { return "" }
