@@ -269,26 +269,27 @@ type areaError struct {
 }
 
 // listError is one error for the areas that could not be listed, with the
-// code of the first: the areas that failed for the same reason are named
-// together, so an unreachable API is said once, not once per area.
+// code of the first. Areas that failed with the same code are named
+// together with the first of their errors: an unreachable API is said
+// once, not once per area.
 func listError(failed []areaError) error {
 	if len(failed) == 0 {
 		return nil
 	}
-	var reasons []string
-	areas := map[string][]string{}
+	var codes []storage.Code
+	areas, first := map[storage.Code][]string{}, map[storage.Code]error{}
 	for _, f := range failed {
-		d := storage.Describe(f.err)
-		if _, ok := areas[d]; !ok {
-			reasons = append(reasons, d)
+		c := storage.CodeOf(f.err)
+		if _, ok := first[c]; !ok {
+			codes, first[c] = append(codes, c), f.err
 		}
-		areas[d] = append(areas[d], f.area.Title())
+		areas[c] = append(areas[c], f.area.Title())
 	}
-	parts := make([]string, len(reasons))
-	for i, d := range reasons {
-		parts[i] = strings.Join(areas[d], ", ") + " could not be listed: " + d
+	parts := make([]string, len(codes))
+	for i, c := range codes {
+		parts[i] = strings.Join(areas[c], ", ") + " could not be listed: " + storage.Describe(first[c])
 	}
-	return storage.Errorf(storage.CodeOf(failed[0].err), "%s", strings.Join(parts, "; "))
+	return storage.Errorf(codes[0], "%s", strings.Join(parts, "; "))
 }
 
 // setFolders makes want the folder resources, telling clients that have

@@ -140,3 +140,36 @@ func TestCheckAccountVerified(t *testing.T) {
 		}
 	}
 }
+
+// Describe (whoami) answers with the API out of reach: the account as
+// configured, and the reachability with its cause, in one request.
+func TestDescribeUnreachable(t *testing.T) {
+	for _, tc := range unreachable(t) {
+		t.Run(tc.name, func(t *testing.T) {
+			b, reqs := unreachableBackend(t, tc.baseURL, cffake.DefaultAccountID)
+			d, err := b.Describe(context.Background())
+			if err != nil {
+				t.Fatalf("Describe: %v", err)
+			}
+			if d.Backend != "cloudflare" || d.AccountID != cffake.DefaultAccountID || d.APIReachable == nil || *d.APIReachable ||
+				!strings.Contains(d.APIError, tc.cause) || d.TokenStatus != "" {
+				t.Errorf("description = %+v", d)
+			}
+			if n := reqs.n.Load(); n != 1 {
+				t.Errorf("%d requests, want 1", n)
+			}
+		})
+	}
+	// An API that answers is reachable, whether it takes the token or not.
+	f := newFakeCloudflare(t)
+	good := f.backend(t, nil)
+	defer good.Close()
+	if d, err := good.Describe(context.Background()); err != nil || d.APIReachable == nil || !*d.APIReachable || d.TokenStatus != "active" || d.APIError != "" {
+		t.Errorf("a healthy account: %+v, %v", d, err)
+	}
+	bad := f.backend(t, func(c *Config) { c.APIToken = "not-a-token-of-this-account-00000000000000" })
+	defer bad.Close()
+	if d, err := bad.Describe(context.Background()); err != nil || d.APIReachable == nil || !*d.APIReachable || !strings.Contains(d.APIError, "permission_denied") {
+		t.Errorf("a refused token: %+v, %v", d, err)
+	}
+}
