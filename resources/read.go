@@ -112,7 +112,7 @@ func (r *Resources) readValue(ctx context.Context, uri string, ref ref) ([]mcp.R
 		meta["metadata"] = v.Metadata
 	}
 	if v.Expiration > 0 {
-		meta["expiration"] = rfc3339(time.Unix(v.Expiration, 0))
+		meta["expiration"] = v.Expiration // Unix seconds, as kv_get and Cloudflare's KV API
 	}
 	if utf8.Valid(data) {
 		ct := "text/plain; charset=utf-8"
@@ -157,7 +157,7 @@ type keyEntry struct {
 	Name       string          `json:"name"`
 	Key        string          `json:"key"`
 	URI        string          `json:"uri"`
-	Expiration string          `json:"expiration,omitempty"`
+	Expiration int64           `json:"expiration,omitempty"` // Unix seconds, as kv_list
 	Metadata   json.RawMessage `json:"metadata,omitempty"`
 }
 
@@ -228,11 +228,8 @@ func (r *Resources) readNamespaceFolder(ctx context.Context, uri string, ref ref
 	}
 	out := namespaceListing{URI: uri, Namespace: ns, Prefix: ref.key, Keys: []keyEntry{}}
 	for _, k := range page.Keys {
-		e := keyEntry{Name: strings.TrimPrefix(k.Name, ref.key), Key: k.Name, URI: KeyURI(ns.ID, k.Name), Metadata: k.Metadata}
-		if k.Expiration > 0 {
-			e.Expiration = rfc3339(time.Unix(k.Expiration, 0))
-		}
-		out.Keys = append(out.Keys, e)
+		out.Keys = append(out.Keys, keyEntry{Name: strings.TrimPrefix(k.Name, ref.key), Key: k.Name, URI: KeyURI(ns.ID, k.Name),
+			Expiration: k.Expiration, Metadata: k.Metadata})
 	}
 	if page.Cursor != "" {
 		out.Next = withCursor(KeyURI(ns.ID, ref.key), page.Cursor)

@@ -119,7 +119,8 @@ func (r *Resources) Register(srv *server.MCPServer, hooks *server.Hooks) {
 		mcp.WithTemplateDescription("The value of a Workers KV key (namespace by id or title): text when it is UTF-8, "+
 			"else a base64 blob, with its metadata and expiration in _meta. A URI ending in / lists the keys that start "+
 			"with the path after the namespace (kv://namespace/ lists all), flat, each with its own URI, and a next "+
-			"URI while more remain. Keys are percent-encoded per path segment."))
+			"URI while more remain. Keys are percent-encoded per path segment. Expirations are Unix seconds, as in the "+
+			"kv tools and Cloudflare's API; other times are RFC 3339."))
 	d1 := mcp.NewResourceTemplate(TemplateD1, "d1_table",
 		mcp.WithTemplateTitle("D1 table or table listing"),
 		mcp.WithTemplateDescription(fmt.Sprintf("A table of a D1 database (database by id or name): reads as JSON with its columns "+

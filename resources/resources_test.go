@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mark3labs/mcp-go/client"
 	"github.com/mark3labs/mcp-go/mcp"
@@ -128,6 +129,17 @@ func TestReadKVValues(t *testing.T) {
 	c := h.read(resources.KeyURI(id, "site-title")).(mcp.TextResourceContents)
 	if md, _ := json.Marshal(c.Meta["metadata"]); string(md) != `{"updated_by":"assistant"}` || c.Meta["expiration"] == nil {
 		t.Errorf("_meta = %v", c.Meta)
+	}
+	// One time format for an expiration: the Unix seconds kv_get gives and
+	// kv_put takes, in the value's _meta and in the key listing alike.
+	got := h.OK("kv_get", map[string]any{"namespace": id, "key": "site-title"})["expiration"]
+	if exp, ok := got.(float64); !ok || exp < float64(time.Now().Unix()) || c.Meta["expiration"] != exp {
+		t.Errorf("expiration: kv_get %v, resource _meta %v (%T), want the same Unix seconds", got, c.Meta["expiration"], c.Meta["expiration"])
+	}
+	for _, k := range h.folder(resources.NamespaceURI(id)).Keys {
+		if k.Key == "site-title" && float64(k.Expiration) != got {
+			t.Errorf("listing expiration %d, kv_get %v", k.Expiration, got)
+		}
 	}
 	if text, mime := h.text(resources.KeyURI(id, "flags/beta")); text != ` {"on": true}` || mime != "application/json" {
 		t.Errorf("flags/beta = %q (%s)", text, mime)
