@@ -28,7 +28,7 @@ func (p *Prompts) storageOverview(ctx context.Context, _ mcp.GetPromptRequest) (
 	var b strings.Builder
 	desc, err := p.Store.Describe(ctx)
 	if err != nil {
-		return nil, promptError(err)
+		return nil, promptError("", err)
 	}
 	fmt.Fprintf(&b, "Inventory of the Cloudflare storage this MCP server can reach (%s backend), read just now.\n", desc.Backend)
 	// Only the areas the server serves (--toolsets) are surveyed, and only
@@ -37,21 +37,21 @@ func (p *Prompts) storageOverview(ctx context.Context, _ mcp.GetPromptRequest) (
 	if p.Store.Serves(storage.AreaKV) {
 		b.WriteString("\n")
 		if err := p.surveyNamespaces(ctx, &b); err != nil {
-			return nil, promptError(err)
+			return nil, promptError("", err)
 		}
 		schemes, tools = append(schemes, "kv://"), append(tools, "kv_list", "kv_get")
 	}
 	if p.Store.Serves(storage.AreaR2) {
 		b.WriteString("\n")
 		if err := p.surveyBuckets(ctx, &b); err != nil {
-			return nil, promptError(err)
+			return nil, promptError("", err)
 		}
 		schemes, tools = append(schemes, "r2://"), append(tools, "r2_list", "r2_head")
 	}
 	if p.Store.Serves(storage.AreaD1) {
 		b.WriteString("\n")
 		if err := p.surveyDatabases(ctx, &b); err != nil {
-			return nil, promptError(err)
+			return nil, promptError("", err)
 		}
 		schemes, tools = append(schemes, "d1://"), append(tools, "d1_query (read-only SELECTs)")
 	}

@@ -8,13 +8,13 @@ package prompts
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
+	"github.com/mcp-cfstorage/mcp-cfstorage/internal/rpcerr"
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/storage"
 )
 
@@ -99,10 +99,12 @@ func (p *Prompts) CompletePromptArgument(ctx context.Context, prompt string, arg
 	return p.Complete.Complete(ctx, arg.Name, arg.Value)
 }
 
-// promptError is the error text a client sees: "<code>: <what and why>", as
-// for tools.
-func promptError(err error) error {
-	return errors.New(storage.Describe(err))
+// promptError is the error a client sees: "<code>: <argument>: <what and
+// why>", as for tools, with its JSON-RPC code (rpcerr): a bad or unknown
+// argument is invalid params (-32602). argument is "" when the error is not
+// about one.
+func promptError(argument string, err error) error {
+	return rpcerr.New(argument, err)
 }
 
 func userText(text string) mcp.PromptMessage {

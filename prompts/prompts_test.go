@@ -2,6 +2,7 @@ package prompts_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -161,19 +162,19 @@ func TestWireWorker(t *testing.T) {
 			t.Errorf("description = %q", res.Description)
 		}
 	}
-	// Unknown or missing arguments are clear errors.
-	for _, args := range []map[string]string{
-		{"namespace": "no-such-namespace", "bucket": "my-assets"},
-		{"namespace": "site-config", "bucket": "no-such-bucket"},
-		{"namespace": "site-config"},
+	// Unknown or missing arguments are invalid params (-32602), not
+	// internal errors, and say which argument and why, once.
+	for _, tc := range []struct {
+		args map[string]string
+		want string
+	}{
+		{map[string]string{"namespace": "no-such-namespace", "bucket": "my-assets"}, `not_found: namespace "no-such-namespace": no such KV namespace`},
+		{map[string]string{"namespace": "site-config", "bucket": "no-such-bucket"}, `not_found: bucket "no-such-bucket": no such R2 bucket`},
+		{map[string]string{"namespace": "site-config"}, "invalid_argument: bucket: give the name"},
 	} {
-		_, err := getPrompt(s, prompts.WireWorker, args)
-		want := "not_found"
-		if args["bucket"] == "" {
-			want = "invalid_argument: bucket"
-		}
-		if err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("wire_worker(%v): %v, want %s", args, err, want)
+		_, err := getPrompt(s, prompts.WireWorker, tc.args)
+		if !errors.Is(err, mcp.ErrInvalidParams) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("wire_worker(%v): %v, want invalid params: %s", tc.args, err, tc.want)
 		}
 	}
 }

@@ -17,28 +17,28 @@ func (p *Prompts) wireWorker(ctx context.Context, req mcp.GetPromptRequest) (*mc
 	nsRef, bucketName := req.Params.Arguments[ArgNamespace], req.Params.Arguments[ArgBucket]
 	switch {
 	case nsRef == "":
-		return nil, promptError(storage.Errorf(storage.CodeInvalidArgument, "namespace: give the title or id of the KV namespace to bind"))
+		return nil, promptError(ArgNamespace, storage.Errorf(storage.CodeInvalidArgument, "give the title or id of the KV namespace to bind"))
 	case bucketName == "":
-		return nil, promptError(storage.Errorf(storage.CodeInvalidArgument, "bucket: give the name of the R2 bucket to bind"))
+		return nil, promptError(ArgBucket, storage.Errorf(storage.CodeInvalidArgument, "give the name of the R2 bucket to bind"))
 	}
 	ns, err := p.Store.Namespace(ctx, nsRef)
 	if err != nil {
-		return nil, promptError(err)
+		return nil, promptError("", err)
 	}
 	if ns, err = p.Store.KV().GetNamespace(ctx, ns.ID); err != nil {
-		return nil, promptError(err)
+		return nil, promptError("", err)
 	}
 	bucket, err := p.Store.R2().GetBucket(ctx, bucketName)
 	if err != nil {
-		return nil, promptError(err)
+		return nil, promptError("", err)
 	}
 	keys, err := p.Store.KV().List(ctx, ns.ID, storage.ListOptions{Limit: storage.MinKVListLimit})
 	if err != nil {
-		return nil, promptError(err)
+		return nil, promptError("", err)
 	}
 	objects, err := p.Store.R2().ListObjects(ctx, bucket.Name, storage.ObjectListOptions{Limit: samples})
 	if err != nil {
-		return nil, promptError(err)
+		return nil, promptError("", err)
 	}
 
 	kvBinding, r2Binding := storage.BindingName(ns.Title, "KV"), storage.BindingName(bucket.Name, "BUCKET")

@@ -55,24 +55,24 @@ func parseD1URI(uri string) (d1Ref, error) {
 	var r d1Ref
 	rest, ok := strings.CutPrefix(uri, schemeD1+"://")
 	if !ok {
-		return r, invalidURI(uri, "not a d1:// URI")
+		return r, invalidURI("not a d1:// URI")
 	}
 	if strings.ContainsAny(rest, "?#") {
-		return r, invalidURI(uri, "d1:// URIs take no query or fragment; percent-encode ? and # in names")
+		return r, invalidURI("d1:// URIs take no query or fragment; percent-encode ? and # in names")
 	}
 	db, table, ok := strings.Cut(rest, "/")
 	if !ok {
-		return r, invalidURI(uri, "want d1://<database>/ or d1://<database>/<table>")
+		return r, invalidURI("want d1://<database>/ or d1://<database>/<table>")
 	}
 	if strings.Contains(table, "/") {
-		return r, invalidURI(uri, "a table name has no raw /; percent-encode it as %%2F")
+		return r, invalidURI("a table name has no raw /; percent-encode it as %%2F")
 	}
 	var err error
 	if r.database, err = url.PathUnescape(db); err != nil || r.database == "" {
-		return r, invalidURI(uri, "the database is missing or badly percent-encoded")
+		return r, invalidURI("the database is missing or badly percent-encoded")
 	}
 	if r.table, err = url.PathUnescape(table); err != nil {
-		return r, invalidURI(uri, "the table is badly percent-encoded")
+		return r, invalidURI("the table is badly percent-encoded")
 	}
 	return r, nil
 }
@@ -194,8 +194,8 @@ func (r *Resources) readTable(ctx context.Context, uri string, db storage.Databa
 		return nil, err
 	}
 	if name == "" {
-		return nil, storage.Errorf(storage.CodeNotFound, "%s: no table %q in D1 database %q (read %s for its tables)",
-			uri, table, db.Name, DatabaseURI(db.ID))
+		return nil, storage.Errorf(storage.CodeNotFound, "no table %q in D1 database %q (read %s for its tables)",
+			table, db.Name, DatabaseURI(db.ID))
 	}
 	sql := fmt.Sprintf("SELECT * FROM %s LIMIT %d", quoteIdent(name), MaxTableRows+1)
 	res, err := query(ctx, r.store, db, MaxTableRows, storage.Statement{SQL: sql})
@@ -220,7 +220,7 @@ func (r *Resources) readTable(ctx context.Context, uri string, db storage.Databa
 		}
 	}
 	if int64(len(text)) > r.maxInline {
-		return nil, r.tooLarge(uri, int64(len(text)), "select fewer columns with the d1_query tool")
+		return nil, r.tooLarge(int64(len(text)), "select fewer columns with the d1_query tool")
 	}
 	return []mcp.ResourceContents{mcp.TextResourceContents{URI: uri, MIMEType: "application/json", Text: string(text)}}, nil
 }

@@ -271,13 +271,19 @@ func TestD1NotFound(t *testing.T) {
 					t.Errorf("%s: error %v, want %v", uri, err, tc.wantErr)
 					continue
 				}
-				if !strings.Contains(err.Error(), uri) {
-					t.Errorf("%s: the error does not name the URI: %v", uri, err)
+				if uri == "d1://app/a/b" { // mcp-go's own answer
+					if !strings.Contains(err.Error(), uri) {
+						t.Errorf("%s: the error does not name the URI: %v", uri, err)
+					}
+					continue
 				}
+				namesOnce(t, err, uri, "not_found")
 			}
-			if _, err := h.tryRead("d1://Not_A_Name/"); !errors.Is(err, mcp.ErrInternalError) || !strings.Contains(err.Error(), "invalid_argument") {
-				t.Errorf("malformed database name: %v", err)
+			_, err := h.tryRead("d1://Not_A_Name/")
+			if !errors.Is(err, mcp.ErrInvalidParams) {
+				t.Errorf("malformed database name: %v, want invalid params", err)
 			}
+			namesOnce(t, err, "d1://Not_A_Name/", "invalid_argument")
 		})
 	}
 }
@@ -500,5 +506,45 @@ func TestRefreshSurvivesOneAreaFailing(t *testing.T) {
 	want := []string{"d1://" + db.Databases[0].ID + "/", "kv://" + ns.ID + "/", "r2://bkt/"}
 	if got := uris(); !slices.Equal(got, want) {
 		t.Fatalf("resources/list while R2 fails = %q, want %q", got, want)
+	}
+}
+
+// offline is a backend whose every listing fails, as when the Cloudflare
+// API cannot be reached.
+type offline struct{ storage.Backend }
+
+var errOffline = storage.Errorf(storage.CodeUnavailable, "cannot reach api.example: connection refused")
+
+func (b offline) KV() storage.KV { return offlineKV{b.Backend.KV()} }
+func (b offline) R2() storage.R2 { return offlineR2{b.Backend.R2()} }
+func (b offline) D1() storage.D1 { return offlineD1{b.Backend.D1()} }
+
+type offlineKV struct{ storage.KV }
+type offlineR2 struct{ storage.R2 }
+type offlineD1 struct{ storage.D1 }
+
+func (offlineKV) ListNamespaces(context.Context, storage.ListOptions) (storage.NamespacePage, error) {
+	return storage.NamespacePage{}, errOffline
+}
+func (offlineR2) ListBuckets(context.Context, storage.ListOptions) (storage.BucketPage, error) {
+	return storage.BucketPage{}, errOffline
+}
+func (offlineD1) ListDatabases(context.Context, storage.ListOptions) (storage.DatabasePage, error) {
+	return storage.DatabasePage{}, errOffline
+}
+
+// When nothing can be listed, resources/list is an error that says why,
+// once for all areas, not an empty list that says nothing is stored.
+func TestListFailsWhenNothingCanBeListed(t *testing.T) {
+	backend := local.New(t.TempDir())
+	t.Cleanup(func() { backend.Close() })
+	h := wrappedHarness(t, offline{backend})
+	_, err := h.Client.ListResources(ctx(t), mcp.ListResourcesRequest{})
+	if !errors.Is(err, mcp.ErrInternalError) {
+		t.Fatalf("resources/list while offline: %v, want an internal error (-32603)", err)
+	}
+	if text := err.Error(); !strings.Contains(text, "unavailable: ") || strings.Count(text, "connection refused") != 1 ||
+		!strings.Contains(text, "Workers KV") || !strings.Contains(text, "R2") || !strings.Contains(text, "D1") {
+		t.Errorf("the error should name the areas and the cause once: %s", text)
 	}
 }

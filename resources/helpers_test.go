@@ -143,7 +143,7 @@ type listing struct {
 		Name       string          `json:"name"`
 		Key        string          `json:"key"`
 		URI        string          `json:"uri"`
-		Expiration string          `json:"expiration"`
+		Expiration int64           `json:"expiration"`
 		Metadata   json.RawMessage `json:"metadata"`
 	} `json:"keys"`
 	Next string `json:"next"`

@@ -39,20 +39,20 @@ func (r *Resources) read(ctx context.Context, uri string) ([]mcp.ResourceContent
 	}
 }
 
-func (r *Resources) tooLarge(uri string, size int64, alternative string) error {
+func (r *Resources) tooLarge(size int64, alternative string) error {
 	return storage.Errorf(storage.CodeTooLarge,
-		"%s: %d bytes is over the inline limit of %d bytes (--max-inline-bytes); %s", uri, size, r.maxInline, alternative)
+		"%d bytes is over the inline limit of %d bytes (--max-inline-bytes); %s", size, r.maxInline, alternative)
 }
 
 // readAll reads a body known to be at most r.maxInline bytes long, refusing
 // it if it turns out longer.
-func (r *Resources) readAll(uri string, body io.Reader, alternative string) ([]byte, error) {
+func (r *Resources) readAll(body io.Reader, alternative string) ([]byte, error) {
 	data, err := io.ReadAll(io.LimitReader(body, r.maxInline+1))
 	if err != nil {
 		return nil, err
 	}
 	if int64(len(data)) > r.maxInline {
-		return nil, r.tooLarge(uri, int64(len(data)), alternative)
+		return nil, r.tooLarge(int64(len(data)), alternative)
 	}
 	return data, nil
 }
@@ -69,9 +69,9 @@ func (r *Resources) readObject(ctx context.Context, uri string, ref ref) ([]mcp.
 	}
 	defer obj.Body.Close()
 	if obj.Info.Size > r.maxInline {
-		return nil, r.tooLarge(uri, obj.Info.Size, r2Alternative)
+		return nil, r.tooLarge(obj.Info.Size, r2Alternative)
 	}
-	data, err := r.readAll(uri, obj.Body, r2Alternative)
+	data, err := r.readAll(obj.Body, r2Alternative)
 	if err != nil {
 		return nil, err
 	}
@@ -101,9 +101,9 @@ func (r *Resources) readValue(ctx context.Context, uri string, ref ref) ([]mcp.R
 	}
 	defer v.Body.Close()
 	if v.Size > r.maxInline {
-		return nil, r.tooLarge(uri, v.Size, kvAlternative)
+		return nil, r.tooLarge(v.Size, kvAlternative)
 	}
-	data, err := r.readAll(uri, v.Body, kvAlternative)
+	data, err := r.readAll(v.Body, kvAlternative)
 	if err != nil {
 		return nil, err
 	}
@@ -112,7 +112,7 @@ func (r *Resources) readValue(ctx context.Context, uri string, ref ref) ([]mcp.R
 		meta["metadata"] = v.Metadata
 	}
 	if v.Expiration > 0 {
-		meta["expiration"] = rfc3339(time.Unix(v.Expiration, 0))
+		meta["expiration"] = v.Expiration // Unix seconds, as kv_get and Cloudflare's KV API
 	}
 	if utf8.Valid(data) {
 		ct := "text/plain; charset=utf-8"
@@ -157,7 +157,7 @@ type keyEntry struct {
 	Name       string          `json:"name"`
 	Key        string          `json:"key"`
 	URI        string          `json:"uri"`
-	Expiration string          `json:"expiration,omitempty"`
+	Expiration int64           `json:"expiration,omitempty"` // Unix seconds, as kv_list
 	Metadata   json.RawMessage `json:"metadata,omitempty"`
 }
 
@@ -180,8 +180,8 @@ func listingContents(uri string, v any) ([]mcp.ResourceContents, error) {
 
 // emptyFolder reports a folder below the root that holds nothing: folders
 // exist only through what is in them, so it is not found.
-func emptyFolder(uri string, ref ref) error {
-	return storage.Errorf(storage.CodeNotFound, "%s: no keys start with %q", uri, ref.key)
+func emptyFolder(ref ref) error {
+	return storage.Errorf(storage.CodeNotFound, "no keys start with %q", ref.key)
 }
 
 func (r *Resources) readBucketFolder(ctx context.Context, uri string, ref ref) ([]mcp.ResourceContents, error) {
@@ -206,7 +206,7 @@ func (r *Resources) readBucketFolder(ctx context.Context, uri string, ref ref) (
 		out.Next = withCursor(ref.folderURI(ref.container), page.Cursor)
 	}
 	if ref.key != "" && ref.cursor == "" && len(page.Prefixes) == 0 && len(page.Objects) == 0 {
-		return nil, emptyFolder(uri, ref)
+		return nil, emptyFolder(ref)
 	}
 	return listingContents(uri, out)
 }
@@ -228,17 +228,14 @@ func (r *Resources) readNamespaceFolder(ctx context.Context, uri string, ref ref
 	}
 	out := namespaceListing{URI: uri, Namespace: ns, Prefix: ref.key, Keys: []keyEntry{}}
 	for _, k := range page.Keys {
-		e := keyEntry{Name: strings.TrimPrefix(k.Name, ref.key), Key: k.Name, URI: KeyURI(ns.ID, k.Name), Metadata: k.Metadata}
-		if k.Expiration > 0 {
-			e.Expiration = rfc3339(time.Unix(k.Expiration, 0))
-		}
-		out.Keys = append(out.Keys, e)
+		out.Keys = append(out.Keys, keyEntry{Name: strings.TrimPrefix(k.Name, ref.key), Key: k.Name, URI: KeyURI(ns.ID, k.Name),
+			Expiration: k.Expiration, Metadata: k.Metadata})
 	}
 	if page.Cursor != "" {
 		out.Next = withCursor(KeyURI(ns.ID, ref.key), page.Cursor)
 	}
 	if ref.key != "" && ref.cursor == "" && len(page.Keys) == 0 {
-		return nil, emptyFolder(uri, ref)
+		return nil, emptyFolder(ref)
 	}
 	return listingContents(uri, out)
 }

@@ -12,11 +12,15 @@
 package resources
 
 import (
+	"cmp"
 	"context"
-	"errors"
+	"encoding/base64"
 	"fmt"
 	"log/slog"
+	"maps"
 	"runtime/debug"
+	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -24,6 +28,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
+	"github.com/mcp-cfstorage/mcp-cfstorage/internal/rpcerr"
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/storage"
 )
 
@@ -45,7 +50,10 @@ type Deps struct {
 	// PageSize is how many children a folder read lists before it gives a
 	// "next" URI.
 	PageSize int
-	Log      *slog.Logger
+	// ListPageSize is how many folder resources one page of resources/list
+	// holds (default DefaultPageSize).
+	ListPageSize int
+	Log          *slog.Logger
 }
 
 // Resources serves the r2://, kv:// and d1:// resources of one server.
@@ -54,24 +62,29 @@ type Resources struct {
 	store     *storage.Store
 	maxInline int64
 	pageSize  int
+	listPage  int
 	log       *slog.Logger
 
-	templates []*mcp.ResourceTemplate // the registered templates
-
-	// mu serializes changes of the registered folder resources.
+	// mu guards the folder resources (what resources/list offers), when
+	// they were last refreshed, and whether a client has listed them yet.
 	mu        sync.Mutex
+	folders   map[string]mcp.Resource // by URI
 	refreshed time.Time
+	listed    bool
 }
 
 // New prepares the resources; nothing touches storage until a request needs
 // it. Register them with a server with Register.
 func New(d Deps) *Resources {
-	r := &Resources{store: d.Store, maxInline: d.MaxInlineBytes, pageSize: d.PageSize, log: d.Log}
+	r := &Resources{store: d.Store, maxInline: d.MaxInlineBytes, pageSize: d.PageSize, listPage: d.ListPageSize, log: d.Log}
 	if r.maxInline <= 0 {
 		r.maxInline = DefaultMaxInlineBytes
 	}
 	if r.pageSize <= 0 {
 		r.pageSize = DefaultPageSize
+	}
+	if r.listPage <= 0 {
+		r.listPage = DefaultPageSize
 	}
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
@@ -106,7 +119,8 @@ func (r *Resources) Register(srv *server.MCPServer, hooks *server.Hooks) {
 		mcp.WithTemplateDescription("The value of a Workers KV key (namespace by id or title): text when it is UTF-8, "+
 			"else a base64 blob, with its metadata and expiration in _meta. A URI ending in / lists the keys that start "+
 			"with the path after the namespace (kv://namespace/ lists all), flat, each with its own URI, and a next "+
-			"URI while more remain. Keys are percent-encoded per path segment."))
+			"URI while more remain. Keys are percent-encoded per path segment. Expirations are Unix seconds, as in the "+
+			"kv tools and Cloudflare's API; other times are RFC 3339."))
 	d1 := mcp.NewResourceTemplate(TemplateD1, "d1_table",
 		mcp.WithTemplateTitle("D1 table or table listing"),
 		mcp.WithTemplateDescription(fmt.Sprintf("A table of a D1 database (database by id or name): reads as JSON with its columns "+
@@ -120,107 +134,50 @@ func (r *Resources) Register(srv *server.MCPServer, hooks *server.Hooks) {
 		template mcp.ResourceTemplate
 	}{{storage.AreaR2, r2}, {storage.AreaKV, kv}, {storage.AreaD1, d1}} {
 		if r.store.Serves(t.area) {
-			r.templates = append(r.templates, &t.template)
 			srv.AddResourceTemplates(server.ServerResourceTemplate{Template: t.template, Handler: r.handle})
 		}
 	}
-	hooks.AddBeforeReadResource(r.beforeRead)
 	hooks.AddBeforeListResources(r.beforeList)
+	hooks.AddAfterListResources(r.afterList)
 	r.store.OnChange(r.changed)
 }
 
-// stashKey carries a read's outcome from beforeRead to handle, in the
-// request's _meta, which the hook and the handler share.
-const stashKey = "io.github.mcp-cfstorage/read"
-
-type stash struct {
-	contents []mcp.ResourceContents
-	err      error
+// handle is the handler of the templates, so of every r2://, kv:// and
+// d1:// URI (the folders resources/list offers included). Its errors name
+// the URI and carry their storage code, which rpcerr turns into the
+// JSON-RPC code.
+func (r *Resources) handle(ctx context.Context, req mcp.ReadResourceRequest) ([]mcp.ResourceContents, error) {
+	uri := req.Params.URI
+	contents, err := r.safeRead(ctx, uri)
+	switch storage.CodeOf(err) {
+	case "":
+		return contents, nil
+	case storage.CodeInternal:
+		r.log.Error("resource read failed", "uri", uri, "error", err)
+	default:
+		r.log.Debug("resource read refused", "uri", uri, "error", err)
+	}
+	return nil, rpcerr.New(uri, err)
 }
 
-// beforeRead performs every r2://, kv:// and d1:// read before mcp-go dispatches it.
-//
-// mcp-go v1.2.1 turns any error a resource handler returns into -32603
-// (internal error); the only way to its resource-not-found answer (-32002,
-// or -32602 for protocol 2026-07-28 clients, chosen per request) is a URI
-// that no resource or template matches. So a read that finds nothing points
-// the request at a URI that matches none (it keeps the original URI and says
-// what is missing; a space can never match a template), and mcp-go answers
-// with its own not-found error. Any other outcome is handed to the template
-// handler through the request's _meta, so storage is read once.
-func (r *Resources) beforeRead(ctx context.Context, _ any, req *mcp.ReadResourceRequest) {
-	if !r.matches(req.Params.URI) {
-		return // not ours: mcp-go answers it (a URI no template matches is not found)
-	}
-	contents, err := r.safeRead(ctx, req.Params.URI)
-	if storage.CodeOf(err) == storage.CodeNotFound {
-		r.log.Debug("resource not found", "uri", req.Params.URI, "error", err)
-		req.Params.URI = fmt.Sprintf("%s (%s)", req.Params.URI, storage.Describe(err))
-		return
-	}
-	if storage.CodeOf(err) == storage.CodeInternal {
-		r.log.Error("resource read failed", "uri", req.Params.URI, "error", err)
-	}
-	if req.Params.Meta == nil {
-		req.Params.Meta = &mcp.Meta{}
-	}
-	if req.Params.Meta.AdditionalFields == nil {
-		req.Params.Meta.AdditionalFields = map[string]any{}
-	}
-	req.Params.Meta.AdditionalFields[stashKey] = &stash{contents, err}
-}
-
-// matches reports whether uri reaches one of the templates (and so the
-// handler); the folder resources' URIs all do.
-func (r *Resources) matches(uri string) bool {
-	for _, t := range r.templates {
-		// Regexp compiles on first use and is cached in the template:
-		// compiling all three at start-up would cost every session that
-		// never reads a resource.
-		if t.URITemplate.Regexp().MatchString(uri) {
-			return true
-		}
-	}
-	return false
-}
-
-// safeRead is read that turns a panic into an internal error: hooks run
-// outside mcp-go's resource recovery.
+// safeRead is read that turns a panic into an internal error that says no
+// more than that (mcp-go's recovery would send the panic's text).
 func (r *Resources) safeRead(ctx context.Context, uri string) (contents []mcp.ResourceContents, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			r.log.Error("resource read panicked", "uri", uri, "panic", p, "stack", string(debug.Stack()))
-			contents, err = nil, storage.Errorf(storage.CodeInternal, "reading %s failed unexpectedly; the server logged the details", uri)
+			contents, err = nil, storage.Errorf(storage.CodeInternal, "the read failed unexpectedly; the server logged the details")
 		}
 	}()
 	return r.read(ctx, uri)
 }
 
-// handle is the handler of both templates and of every folder resource. It
-// returns what beforeRead read; without the hook (a server assembled some
-// other way) it reads itself.
-func (r *Resources) handle(ctx context.Context, req mcp.ReadResourceRequest) ([]mcp.ResourceContents, error) {
-	if m := req.Params.Meta; m != nil {
-		if s, ok := m.AdditionalFields[stashKey].(*stash); ok {
-			return s.contents, readError(s.err)
-		}
-	}
-	contents, err := r.safeRead(ctx, req.Params.URI)
-	return contents, readError(err)
-}
-
-// readError is the error text a client sees: "<code>: <what and why>", as
-// for tools (mcp-go reports it as an internal error, -32603).
-func readError(err error) error {
-	if err == nil {
-		return nil
-	}
-	return errors.New(storage.Describe(err))
-}
-
 // beforeList brings the folder resources in step with the backend before
-// mcp-go pages through them: always for a first page, and for later pages
-// when the last refresh is old.
+// afterList pages through them: always for a first page, and for later
+// pages when the last refresh is old. When no area can be listed at all
+// (the API unreachable, say), resources/list fails with the reason rather
+// than answering an empty list: mcp-go is made to fail it (a cursor that is
+// not base64), and rpcerr sends the reason instead.
 func (r *Resources) beforeList(ctx context.Context, _ any, req *mcp.ListResourcesRequest) {
 	r.mu.Lock()
 	stale := time.Since(r.refreshed) > refreshAfter
@@ -228,69 +185,139 @@ func (r *Resources) beforeList(ctx context.Context, _ any, req *mcp.ListResource
 	if req.Params.Cursor != "" && !stale {
 		return
 	}
-	if err := r.Refresh(ctx); err != nil {
-		r.log.Warn("resources/list: could not refresh buckets and namespaces; listing what is known", "error", storage.Describe(err))
+	listed, err := r.refresh(ctx)
+	if err == nil {
+		return
+	}
+	if listed > 0 {
+		r.log.Warn("resources/list: some areas could not be listed; listing what is known", "error", storage.Describe(err))
+		return
+	}
+	r.log.Warn("resources/list failed", "error", storage.Describe(err))
+	rpcerr.Attach(&req.Params.Meta, &rpcerr.Error{Err: err})
+	req.Params.Cursor = "!"
+}
+
+// afterList answers resources/list from the folder resources, sorted by
+// name, a page at a time; the cursor is the last name of the page before,
+// base64-encoded (as mcp-go's own lists). They are not registered with
+// mcp-go, which would tell every client the list changed whenever it
+// registers one, the first listing of a fresh server included.
+func (r *Resources) afterList(_ context.Context, _ any, req *mcp.ListResourcesRequest, res *mcp.ListResourcesResult) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.listed = true
+	all := slices.SortedFunc(maps.Values(r.folders), func(a, b mcp.Resource) int { return cmp.Compare(a.Name, b.Name) })
+	start := 0
+	if after, err := base64.StdEncoding.DecodeString(string(req.Params.Cursor)); err == nil && len(after) > 0 {
+		start = sort.Search(len(all), func(i int) bool { return all[i].Name > string(after) })
+	}
+	end := min(start+r.listPage, len(all))
+	res.Resources = append([]mcp.Resource{}, all[start:end]...)
+	res.NextCursor = ""
+	if end < len(all) {
+		res.NextCursor = mcp.Cursor(base64.StdEncoding.EncodeToString([]byte(all[end-1].Name)))
 	}
 }
 
-// Refresh registers one folder resource per bucket, namespace and D1
-// database the Store shows (the allow-lists apply) and removes the others. mcp-go sends
-// notifications/resources/list_changed when the set changes. An area whose
-// listing fails (a token without R2 permissions, say) keeps the folders
-// known before, and the error is returned after the other areas are
-// brought up to date.
+// Refresh brings the folder resources, one per bucket, namespace and D1
+// database the Store shows (the allow-lists apply), in step with the
+// backend, and tells clients when the set changed
+// (notifications/resources/list_changed). An area whose listing fails (a
+// token without R2 permissions, say) keeps the folders known before, and
+// the error is returned after the other areas are brought up to date.
 func (r *Resources) Refresh(ctx context.Context) error {
+	_, err := r.refresh(ctx)
+	return err
+}
+
+// refresh is Refresh that also says how many areas were listed.
+func (r *Resources) refresh(ctx context.Context) (listed int, err error) {
 	// Hold the lock while listing too, so that a change reported meanwhile
 	// is not undone by a listing taken before it.
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	have := r.srv.ListResources()
 	want := map[string]mcp.Resource{}
-	var errs []error
+	var failed []areaError
 	for _, area := range storage.Areas {
 		if !r.store.Serves(area) {
 			continue
 		}
-		found, err := r.folders(ctx, area)
+		found, err := r.areaFolders(ctx, area)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", area.Title(), err))
+			failed = append(failed, areaError{area, err})
 			prefix := string(area) + "://"
-			for uri, res := range have {
+			for uri, res := range r.folders {
 				if strings.HasPrefix(uri, prefix) {
-					want[uri] = res.Resource
+					want[uri] = res
 				}
 			}
 			continue
 		}
+		listed++
 		for _, res := range found {
 			want[res.URI] = res
 		}
 	}
-
-	var gone []string
-	for uri := range have {
-		if _, ok := want[uri]; !ok {
-			gone = append(gone, uri)
-		}
-	}
-	var changed []server.ServerResource
-	for uri, res := range want {
-		if old, ok := have[uri]; !ok || old.Resource.Name != res.Name || old.Resource.Title != res.Title {
-			changed = append(changed, server.ServerResource{Resource: res, Handler: r.handle})
-		}
-	}
-	if len(gone) > 0 {
-		r.srv.DeleteResources(gone...)
-	}
-	if len(changed) > 0 {
-		r.srv.AddResources(changed...)
-	}
+	r.setFolders(want)
 	r.refreshed = time.Now()
-	return errors.Join(errs...)
+	return listed, listError(failed)
+}
+
+type areaError struct {
+	area storage.Area
+	err  error
+}
+
+// listError is one error for the areas that could not be listed, with the
+// code of the first. Areas that failed with the same code are named
+// together with the first of their errors: an unreachable API is said
+// once, not once per area.
+func listError(failed []areaError) error {
+	if len(failed) == 0 {
+		return nil
+	}
+	var codes []storage.Code
+	areas, first := map[storage.Code][]string{}, map[storage.Code]error{}
+	for _, f := range failed {
+		c := storage.CodeOf(f.err)
+		if _, ok := first[c]; !ok {
+			codes, first[c] = append(codes, c), f.err
+		}
+		areas[c] = append(areas[c], f.area.Title())
+	}
+	parts := make([]string, len(codes))
+	for i, c := range codes {
+		parts[i] = strings.Join(areas[c], ", ") + " could not be listed: " + storage.Describe(first[c])
+	}
+	return storage.Errorf(codes[0], "%s", strings.Join(parts, "; "))
+}
+
+// setFolders makes want the folder resources, telling clients that have
+// listed them when the set changed. r.mu is held.
+func (r *Resources) setFolders(want map[string]mcp.Resource) {
+	same := len(want) == len(r.folders)
+	for uri, res := range want {
+		old, ok := r.folders[uri]
+		same = same && ok && old.Name == res.Name && old.Title == res.Title
+	}
+	r.folders = want
+	if !same {
+		r.notify()
+	}
+}
+
+// notify sends notifications/resources/list_changed, once a client has
+// listed the resources: before that, no client holds a list to refresh.
+// r.mu is held.
+func (r *Resources) notify() {
+	if r.listed && r.srv != nil {
+		r.srv.SendNotificationToAllClients(mcp.MethodNotificationResourcesListChanged, nil)
+	}
 }
 
 // folders lists the folder resources of one area.
-func (r *Resources) folders(ctx context.Context, area storage.Area) ([]mcp.Resource, error) {
+func (r *Resources) areaFolders(ctx context.Context, area storage.Area) ([]mcp.Resource, error) {
 	var out []mcp.Resource
 	switch area {
 	case storage.AreaKV:
@@ -324,25 +351,30 @@ func (r *Resources) folders(ctx context.Context, area storage.Area) ([]mcp.Resou
 // changed follows the Store's namespace, bucket and database changes, so that clients
 // hear of them (notifications/resources/list_changed) as they happen.
 func (r *Resources) changed(_ context.Context, c storage.Change) {
-	if r.srv == nil {
-		return
-	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	want := maps.Clone(r.folders)
+	if want == nil {
+		want = map[string]mcp.Resource{}
+	}
 	switch c.Kind {
 	case storage.NamespaceCreated, storage.NamespaceRenamed:
-		r.srv.AddResources(server.ServerResource{Resource: namespaceResource(c.Namespace), Handler: r.handle})
+		res := namespaceResource(c.Namespace)
+		want[res.URI] = res
 	case storage.NamespaceDeleted:
-		r.srv.DeleteResources(NamespaceURI(c.Namespace.ID))
+		delete(want, NamespaceURI(c.Namespace.ID))
 	case storage.BucketCreated:
-		r.srv.AddResources(server.ServerResource{Resource: bucketResource(c.Bucket), Handler: r.handle})
+		res := bucketResource(c.Bucket)
+		want[res.URI] = res
 	case storage.BucketDeleted:
-		r.srv.DeleteResources(BucketURI(c.Bucket))
+		delete(want, BucketURI(c.Bucket))
 	case storage.DatabaseCreated:
-		r.srv.AddResources(server.ServerResource{Resource: databaseResource(c.Database), Handler: r.handle})
+		res := databaseResource(c.Database)
+		want[res.URI] = res
 	case storage.DatabaseDeleted:
-		r.srv.DeleteResources(DatabaseURI(c.Database.ID))
+		delete(want, DatabaseURI(c.Database.ID))
 	}
+	r.setFolders(want)
 }
 
 // Resource names must be unique: mcp-go sorts resources/list by name and

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mark3labs/mcp-go/client"
 	"github.com/mark3labs/mcp-go/mcp"
@@ -129,6 +130,17 @@ func TestReadKVValues(t *testing.T) {
 	if md, _ := json.Marshal(c.Meta["metadata"]); string(md) != `{"updated_by":"assistant"}` || c.Meta["expiration"] == nil {
 		t.Errorf("_meta = %v", c.Meta)
 	}
+	// One time format for an expiration: the Unix seconds kv_get gives and
+	// kv_put takes, in the value's _meta and in the key listing alike.
+	got := h.OK("kv_get", map[string]any{"namespace": id, "key": "site-title"})["expiration"]
+	if exp, ok := got.(float64); !ok || exp < float64(time.Now().Unix()) || c.Meta["expiration"] != exp {
+		t.Errorf("expiration: kv_get %v, resource _meta %v (%T), want the same Unix seconds", got, c.Meta["expiration"], c.Meta["expiration"])
+	}
+	for _, k := range h.folder(resources.NamespaceURI(id)).Keys {
+		if k.Key == "site-title" && float64(k.Expiration) != got {
+			t.Errorf("listing expiration %d, kv_get %v", k.Expiration, got)
+		}
+	}
 	if text, mime := h.text(resources.KeyURI(id, "flags/beta")); text != ` {"on": true}` || mime != "application/json" {
 		t.Errorf("flags/beta = %q (%s)", text, mime)
 	}
@@ -169,16 +181,16 @@ func TestNotFound(t *testing.T) {
 					t.Errorf("%s: error %v, want %v", uri, err, tc.wantErr)
 					continue
 				}
-				if !strings.Contains(err.Error(), uri) || !strings.Contains(err.Error(), "not_found") {
-					t.Errorf("%s: the error does not name the URI and the reason: %v", uri, err)
-				}
+				namesOnce(t, err, uri, "not_found")
 			}
-			// A bad URI is an error, but not "not found". (mcp-go reports
-			// every other handler error as -32603.)
+			// A bad URI is invalid params, not "not found", in both eras.
 			for _, uri := range []string{"r2://bk1/photos/?limit=3", "r2://Not_A_Bucket/x"} {
-				if _, err := h.tryRead(uri); !errors.Is(err, mcp.ErrInternalError) || !strings.Contains(err.Error(), "invalid_argument") {
-					t.Errorf("%s: %v", uri, err)
+				_, err := h.tryRead(uri)
+				if !errors.Is(err, mcp.ErrInvalidParams) {
+					t.Errorf("%s: error %v, want invalid params", uri, err)
+					continue
 				}
+				namesOnce(t, err, uri, "invalid_argument")
 			}
 		})
 	}
@@ -197,13 +209,32 @@ func TestTooLarge(t *testing.T) {
 	if text, _ := h.text("r2://big/fits.txt"); len(text) != 16 {
 		t.Errorf("an object at the limit: %q", text)
 	}
+	// Too large to send inline is a bad request (-32602), not an internal
+	// error, and it says which tool fetches it.
 	_, err := h.tryRead("r2://big/large.txt")
-	if err == nil || !strings.Contains(err.Error(), "too_large") || !strings.Contains(err.Error(), "r2_download") || !strings.Contains(err.Error(), "save_to") {
+	if !errors.Is(err, mcp.ErrInvalidParams) || !strings.Contains(err.Error(), "r2_download") || !strings.Contains(err.Error(), "save_to") {
 		t.Errorf("large object: %v", err)
 	}
+	namesOnce(t, err, "r2://big/large.txt", "too_large")
 	_, err = h.tryRead("kv://kv/large")
-	if err == nil || !strings.Contains(err.Error(), "too_large") || !strings.Contains(err.Error(), "kv_get") || !strings.Contains(err.Error(), "save_to") {
+	if !errors.Is(err, mcp.ErrInvalidParams) || !strings.Contains(err.Error(), "kv_get") || !strings.Contains(err.Error(), "save_to") {
 		t.Errorf("large value: %v", err)
+	}
+	namesOnce(t, err, "kv://kv/large", "too_large")
+}
+
+// namesOnce checks that a resource error reads "<code>: <uri>: <why>",
+// naming the URI once and the reason once, without mcp-go's own wording.
+func namesOnce(t *testing.T, err error, uri, code string) {
+	t.Helper()
+	if err == nil {
+		t.Errorf("%s: no error", uri)
+		return
+	}
+	text := err.Error()
+	if !strings.Contains(text, code+": "+uri+": ") || strings.Count(text, uri) != 1 ||
+		strings.Count(text, code) != 1 || strings.Contains(text, "handler not found") {
+		t.Errorf("%s: the error should read %q once each: %s", uri, code+": "+uri+": ", text)
 	}
 }
 

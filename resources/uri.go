@@ -99,8 +99,10 @@ func withCursor(folderURI, cursor string) string {
 	return folderURI + "?" + url.Values{"cursor": {cursor}}.Encode()
 }
 
-func invalidURI(uri, format string, args ...any) error {
-	return storage.Errorf(storage.CodeInvalidArgument, "uri %q: "+format, append([]any{uri}, args...)...)
+// invalidURI is a bad URI; the URI itself is named where the error reaches
+// the client (rpcerr.New).
+func invalidURI(format string, args ...any) error {
+	return storage.Errorf(storage.CodeInvalidArgument, format, args...)
 }
 
 // parseURI splits an r2:// or kv:// URI into its parts. The key is decoded
@@ -112,33 +114,33 @@ func parseURI(uri string) (ref, error) {
 	var r ref
 	scheme, rest, ok := strings.Cut(uri, "://")
 	if !ok || (scheme != schemeR2 && scheme != schemeKV) {
-		return r, invalidURI(uri, "not an r2:// or kv:// URI")
+		return r, invalidURI("not an r2:// or kv:// URI")
 	}
 	r.scheme = scheme
 	if strings.Contains(rest, "#") {
-		return r, invalidURI(uri, "a raw # is not allowed; percent-encode it as %%23")
+		return r, invalidURI("a raw # is not allowed; percent-encode it as %%23")
 	}
 	rest, query, hasQuery := strings.Cut(rest, "?")
 	container, path, _ := strings.Cut(rest, "/")
 	var err error
 	if r.container, err = url.PathUnescape(container); err != nil || r.container == "" {
-		return r, invalidURI(uri, "the bucket or namespace is missing or badly percent-encoded")
+		return r, invalidURI("the bucket or namespace is missing or badly percent-encoded")
 	}
 	if r.key, err = UnescapeKey(path); err != nil {
-		return r, invalidURI(uri, "the key is badly percent-encoded: %v", err)
+		return r, invalidURI("the key is badly percent-encoded: %v", err)
 	}
 	r.folder = path == "" || strings.HasSuffix(path, "/")
 	if hasQuery {
 		if !r.folder {
-			return r, invalidURI(uri, "a query is only valid on a folder URI (ending in /); percent-encode ? in keys as %%3F")
+			return r, invalidURI("a query is only valid on a folder URI (ending in /); percent-encode ? in keys as %%3F")
 		}
 		q, err := url.ParseQuery(query)
 		if err != nil {
-			return r, invalidURI(uri, "bad query: %v", err)
+			return r, invalidURI("bad query: %v", err)
 		}
 		for k := range q {
 			if k != "cursor" {
-				return r, invalidURI(uri, "unknown query parameter %q (only cursor, from a listing's next URI)", k)
+				return r, invalidURI("unknown query parameter %q (only cursor, from a listing's next URI)", k)
 			}
 		}
 		r.cursor = q.Get("cursor")

@@ -9,21 +9,26 @@ type accountTools struct{ Deps }
 type whoamiIn struct{}
 
 type whoamiOut struct {
-	Backend     string   `json:"backend" jsonschema:"local (embedded store) or cloudflare"`
-	AccountID   string   `json:"account_id,omitempty" jsonschema:"the Cloudflare account in use"`
-	TokenStatus string   `json:"token_status,omitempty" jsonschema:"status of the API token, as Cloudflare reports it"`
-	ReadOnly    bool     `json:"read_only" jsonschema:"true: the server refuses every write"`
-	Toolsets    []string `json:"toolsets" jsonschema:"the tool areas this server offers"`
-	DataDir     string   `json:"data_dir,omitempty" jsonschema:"where the local backend keeps its data"`
-	FilesRoots  []string `json:"files_roots" jsonschema:"directories file_path and save_to may use"`
+	Backend      string   `json:"backend" jsonschema:"local (embedded store) or cloudflare"`
+	AccountID    string   `json:"account_id,omitempty" jsonschema:"the Cloudflare account in use: CLOUDFLARE_ACCOUNT_ID, or else the token's only account; absent when it cannot be told"`
+	TokenStatus  string   `json:"token_status,omitempty" jsonschema:"the API token's status as Cloudflare reports it (active, disabled, expired); absent when the API did not tell"`
+	APIReachable *bool    `json:"api_reachable,omitempty" jsonschema:"cloudflare: whether the Cloudflare API answered a probe made for this call (at most 3 s); absent for the local backend, which needs no network"`
+	APIError     string   `json:"api_error,omitempty" jsonschema:"why the API did not answer, refused the token or could not tell the account, and what to change; absent when all is well"`
+	ReadOnly     bool     `json:"read_only" jsonschema:"true: the server refuses every write"`
+	Toolsets     []string `json:"toolsets" jsonschema:"the tool areas this server offers"`
+	DataDir      string   `json:"data_dir,omitempty" jsonschema:"where the local backend keeps its data"`
+	FilesRoots   []string `json:"files_roots" jsonschema:"directories file_path and save_to may use; a relative path is taken from the first"`
 }
 
+// whoami answers whether or not the backend's service can be reached:
+// that is one of the things it reports.
 func (a accountTools) whoami(ctx context.Context, _ whoamiIn) (whoamiOut, error) {
 	desc, err := a.Store.Describe(ctx)
 	if err != nil {
 		return whoamiOut{}, err
 	}
 	return whoamiOut{Backend: desc.Backend, AccountID: desc.AccountID, TokenStatus: desc.TokenStatus,
+		APIReachable: desc.APIReachable, APIError: desc.APIError,
 		ReadOnly: a.Store.ReadOnly(), Toolsets: nonNil(a.Toolsets), DataDir: desc.DataDir,
 		FilesRoots: nonNil(a.Roots(ctx).Dirs())}, nil
 }
@@ -32,7 +37,7 @@ func (a accountTools) declare() ([]Tool, []error) {
 	g := newGroup(ToolsetAccount, a.Deps)
 	add(g, Spec[whoamiIn, whoamiOut]{
 		Name: "whoami", Title: "Which storage am I using?", Hints: readHints, Handle: a.whoami,
-		Description: "Report which backend this server uses (local embedded store or a Cloudflare account), the account id, whether it is read-only, which tool areas it offers and which directories file arguments may use. Call it first when unsure where data goes. Never reveals credentials.",
+		Description: "Report which backend this server uses (local embedded store or a Cloudflare account), the account id, whether the Cloudflare API answers (and if not, why and what to change), whether it is read-only, which tool areas it offers and which directories file arguments may use. Call it first when unsure where data goes, or when calls fail with unavailable. Never reveals credentials.",
 	})
 	return g.done()
 }

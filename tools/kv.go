@@ -246,7 +246,7 @@ type kvListIn struct {
 
 type keyOut struct {
 	Name       string          `json:"name"`
-	Expiration int64           `json:"expiration,omitempty" jsonschema:"Unix seconds"`
+	Expiration int64           `json:"expiration,omitempty" jsonschema:"when the key expires, in Unix seconds"`
 	Metadata   json.RawMessage `json:"metadata,omitempty"`
 }
 
@@ -324,7 +324,7 @@ type bulkValueOut struct {
 	Value      json.RawMessage `json:"value,omitempty" jsonschema:"the value as a string: text when UTF-8, else base64 (see encoding)"`
 	Encoding   string          `json:"encoding,omitempty" jsonschema:"text or base64"`
 	Metadata   json.RawMessage `json:"metadata,omitempty"`
-	Expiration int64           `json:"expiration,omitempty"`
+	Expiration int64           `json:"expiration,omitempty" jsonschema:"when the key expires, in Unix seconds"`
 }
 
 type bulkGetOut struct {

@@ -41,10 +41,13 @@ func check(ctx context.Context, args []string, getenv config.Getenv, stdout, std
 		defer b.Close()
 		findings = b.Check(ctx, storage.Unnamed(cfg.Toolsets)...)
 	}
-	failed := 0
+	failed, skipped := 0, 0
 	for _, f := range findings {
 		mark := "ok  "
-		if !f.OK {
+		switch {
+		case f.Skipped:
+			mark, skipped = "skip", skipped+1
+		case !f.OK:
 			mark, failed = "FAIL", failed+1
 		}
 		fmt.Fprintf(stdout, "%s %-18s %s\n", mark, f.Name, f.Detail)
@@ -55,15 +58,22 @@ func check(ctx context.Context, args []string, getenv config.Getenv, stdout, std
 	for _, a := range storage.Unnamed(cfg.Toolsets) {
 		fmt.Fprintf(stdout, "skip %-18s not served: left out by --toolsets\n", a.Title())
 	}
-	if failed > 0 {
-		fmt.Fprintf(stdout, "%d of %d checks failed\n", failed, len(findings))
+	passed := len(findings) - failed - skipped
+	notChecked := ""
+	if skipped > 0 {
+		notChecked = fmt.Sprintf(", %d not checked", skipped)
+	}
+	switch {
+	case failed > 0:
+		fmt.Fprintf(stdout, "%d of %d checks failed%s\n", failed, failed+passed, notChecked)
 		return 1
-	}
-	if len(findings) == 1 {
+	case skipped > 0:
+		fmt.Fprintf(stdout, "%d checks passed%s\n", passed, notChecked)
+	case passed == 1:
 		fmt.Fprintln(stdout, "the check passed")
-		return 0
+	default:
+		fmt.Fprintf(stdout, "all %d checks passed\n", passed)
 	}
-	fmt.Fprintf(stdout, "all %d checks passed\n", len(findings))
 	return 0
 }
 

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,7 +21,9 @@ import (
 	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
 
+	"github.com/mcp-cfstorage/mcp-cfstorage/internal/local"
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/mcptest"
+	"github.com/mcp-cfstorage/mcp-cfstorage/internal/storage"
 )
 
 // TestResourcesAndPromptsOverStdio browses the seed walk-through's storage
@@ -314,4 +317,86 @@ func TestResourcesStartLazily(t *testing.T) {
 		t.Fatalf("resources/list did not open the store: %v", err)
 	}
 	s.stop(t)
+}
+
+// Over real stdio: a fresh server's first resources/list announces no
+// change (notifications/resources/list_changed is for changes, and a client
+// that has just connected has missed none), and resource and prompt errors
+// carry their JSON-RPC code and name the URI and the reason once (issue 12,
+// items 4 and 9).
+func TestResourceErrorsAndFirstListOverStdio(t *testing.T) {
+	home, data := t.TempDir(), t.TempDir()
+	// Storage made before the server starts, as a returning user has.
+	b := local.New(data)
+	if _, err := b.R2().CreateBucket(context.Background(), storage.BucketSpec{Name: "before"}); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+
+	// The client speaks protocol 2026-07-28, where a missing resource is
+	// -32602; resources' own tests cover -32002 for older clients.
+	for _, tc := range []struct {
+		name     string
+		notFound error
+	}{
+		{"modern", mcp.ErrInvalidParams},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := startServer(t, home, "--backend", "local", "--data-dir", data, "--max-inline-bytes", "16")
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			var changed atomic.Int32
+			s.Client.OnNotification(func(n mcp.JSONRPCNotification) {
+				if n.Method == "notifications/resources/list_changed" {
+					changed.Add(1)
+				}
+			})
+			for range 2 {
+				list, err := s.Client.ListResources(ctx, mcp.ListResourcesRequest{})
+				if err != nil || len(list.Resources) == 0 {
+					t.Fatalf("resources/list: %+v, %v", list, err)
+				}
+			}
+			time.Sleep(300 * time.Millisecond) // a notification would have arrived by now
+			if n := changed.Load(); n != 0 {
+				t.Errorf("%d list_changed notifications after listing an unchanged store", n)
+			}
+			s.OK("create_r2_bucket", map[string]any{"name": "after-" + tc.name})
+			deadline := time.Now().Add(10 * time.Second)
+			for changed.Load() == 0 && time.Now().Before(deadline) {
+				time.Sleep(20 * time.Millisecond)
+			}
+			if changed.Load() == 0 {
+				t.Error("no list_changed after create_r2_bucket")
+			}
+
+			s.OK("r2_upload", map[string]any{"bucket": "before", "key": "big.txt", "content": strings.Repeat("x", 17)})
+			for _, c := range []struct {
+				uri, code string
+				want      error
+			}{
+				{"r2://before/missing.txt", "not_found", tc.notFound},
+				{"r2://before/big.txt", "too_large", mcp.ErrInvalidParams},
+				{"r2://Not_A_Bucket/x", "invalid_argument", mcp.ErrInvalidParams},
+			} {
+				req := mcp.ReadResourceRequest{}
+				req.Params.URI = c.uri
+				_, err := s.Client.ReadResource(ctx, req)
+				if !errors.Is(err, c.want) {
+					t.Errorf("%s: %v, want %v", c.uri, err, c.want)
+					continue
+				}
+				if text := err.Error(); !strings.Contains(text, c.code+": "+c.uri+": ") || strings.Count(text, c.uri) != 1 ||
+					strings.Count(text, c.code) != 1 || strings.Contains(text, "handler not found") {
+					t.Errorf("%s: the error should name the URI and the reason once: %s", c.uri, text)
+				}
+			}
+			req := mcp.GetPromptRequest{}
+			req.Params.Name = "wire_worker"
+			req.Params.Arguments = map[string]string{"namespace": "no-such-namespace", "bucket": "before"}
+			if _, err := s.Client.GetPrompt(ctx, req); !errors.Is(err, mcp.ErrInvalidParams) || !strings.Contains(err.Error(), `not_found: namespace "no-such-namespace"`) {
+				t.Errorf("wire_worker with an unknown namespace: %v, want invalid params naming it", err)
+			}
+		})
+	}
 }

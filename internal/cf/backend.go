@@ -217,21 +217,47 @@ func (b *Backend) R2() storage.R2 { return b.r2 }
 // D1 returns D1: databases and queries.
 func (b *Backend) D1() storage.D1 { return b.d1 }
 
-// Describe reports the account and the token's status, as Cloudflare's
-// verify endpoint tells it; never the token.
+// probeTimeout bounds the one request Describe makes: whoami answers
+// promptly, network or not.
+const probeTimeout = 3 * time.Second
+
+// Describe reports the account as configured (or as found by an earlier
+// call), and probes the API, asking for the token's status (and, when it
+// answers and the account is not known, for the token's account): whether
+// it answered, and if not why, is part of the answer rather than an error.
+// Never the token.
 func (b *Backend) Describe(ctx context.Context) (storage.Description, error) {
-	d := storage.Description{Backend: b.Name()}
-	acct, err := b.account(ctx)
+	d := storage.Description{Backend: b.Name(), AccountID: b.knownAccount()}
+	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
+	tok, err := b.verifyToken(ctx, d.AccountID)
+	var answer *apiError
+	reachable := err == nil || errors.As(err, &answer)
+	d.APIReachable = &reachable
 	if err != nil {
-		return d, err
-	}
-	d.AccountID = acct
-	tok, err := b.verifyToken(ctx, acct)
-	if err != nil {
-		return d, err
+		d.APIError = storage.Describe(err)
+		return d, nil
 	}
 	d.TokenStatus = tok.Status
+	if d.AccountID == "" && tok.Status == "active" {
+		// The API answers: find the account as the first call would.
+		if d.AccountID, err = b.account(ctx); err != nil {
+			d.APIError = storage.Describe(err)
+		}
+	}
 	return d, nil
+}
+
+// knownAccount is CLOUDFLARE_ACCOUNT_ID, or the account an earlier call
+// found; "" while a lazy start holds the gate, rather than wait for it.
+func (b *Backend) knownAccount() string {
+	select {
+	case b.gate <- struct{}{}:
+		defer b.unlock()
+		return b.accountID
+	default:
+		return b.cfg.AccountID
+	}
 }
 
 // Close drops idle connections. Calls made after it fail with code

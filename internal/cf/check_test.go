@@ -19,6 +19,7 @@ func TestCheck(t *testing.T) {
 		failing []string       // findings that must fail; all others must pass
 		fix     string         // what the first failing finding must tell the user
 		want    int            // findings when all pass (default 6)
+		skipped int            // findings not tried, because what they need failed
 	}{
 		{name: "all good", token: cffake.Token{Value: "all-permissions-token-value-000000000000",
 			Permissions: []cffake.Permission{cffake.PermAccountRead, cffake.PermKVEdit, cffake.PermR2Edit, cffake.PermD1Edit}}},
@@ -39,15 +40,22 @@ func TestCheck(t *testing.T) {
 			off: []storage.Area{storage.AreaD1}, failing: []string{"R2 buckets (REST)"}, fix: "Workers R2 Storage"},
 		{name: "disabled token", token: cffake.Token{Value: "disabled-token-value-0000000000000000000",
 			Status: cffake.TokenDisabled, Permissions: []cffake.Permission{cffake.PermAccountRead, cffake.PermKVEdit, cffake.PermR2Edit}},
-			failing: []string{"API token", "account"}, fix: "CLOUDFLARE_API_TOKEN"},
+			failing: []string{"API token"}, fix: "CLOUDFLARE_API_TOKEN", skipped: 5},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFakeCloudflare(t, cffake.WithTokens(tc.token))
 			b := f.backend(t, func(c *Config) { c.APIToken = tc.token.Value })
 			defer b.Close()
 			findings := b.Check(context.Background(), tc.off...)
-			failed := map[string]bool{}
+			failed, skipped := map[string]bool{}, 0
 			for _, fd := range findings {
+				if fd.Skipped {
+					skipped++
+					if fd.OK || !strings.HasPrefix(fd.Detail, "not checked: ") {
+						t.Errorf("%s was skipped without saying why, or called ok: %+v", fd.Name, fd)
+					}
+					continue
+				}
 				if !fd.OK {
 					failed[fd.Name] = true
 					if fd.Fix == "" {
@@ -57,6 +65,9 @@ func TestCheck(t *testing.T) {
 				if strings.Contains(fd.Detail+fd.Fix, tc.token.Value) {
 					t.Fatalf("%s shows the token", fd.Name)
 				}
+			}
+			if skipped != tc.skipped {
+				t.Errorf("%d findings skipped, want %d: %+v", skipped, tc.skipped, findings)
 			}
 			for _, name := range tc.failing {
 				if !failed[name] {

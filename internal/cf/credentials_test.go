@@ -235,9 +235,9 @@ func TestDescribe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := storage.Description{Backend: "cloudflare", AccountID: cffake.DefaultAccountID, TokenStatus: "active"}
-	if d != want {
-		t.Errorf("Describe = %+v, want %+v", d, want)
+	if d.Backend != "cloudflare" || d.AccountID != cffake.DefaultAccountID || d.TokenStatus != "active" ||
+		d.APIReachable == nil || !*d.APIReachable || d.APIError != "" {
+		t.Errorf("Describe = %+v, want the cloudflare backend, the token's only account, active, reachable", d)
 	}
 	if b.Name() != "cloudflare" {
 		t.Errorf("Name = %q", b.Name())

@@ -295,7 +295,7 @@ func (c call) fail(ctx context.Context, err error) error {
 	if !errors.As(err, &e) {
 		// No answer at all: refused connection, reset, DNS. Not the
 		// caller's mistake, and it may pass.
-		return storage.Errorf(storage.CodeUnavailable, "cloudflare: %s: cannot reach the Cloudflare API: %w", c.op, err)
+		return storage.Errorf(storage.CodeUnavailable, "cloudflare: %s: cannot reach the Cloudflare API: %w", c.op, netError(err))
 	}
 	if mapped := c.known(e); mapped != nil {
 		return mapped

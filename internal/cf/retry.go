@@ -58,6 +58,8 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 //     come after the work was done, and creating a namespace twice is not
 //     the same as once. A 429 is retried whatever the method: Cloudflare
 //     refused the request before doing anything.
+//   - for a failed connection, it may pass (classifyNet): a name that does
+//     not resolve, a refused connection or an untrusted certificate will not.
 //
 // Waits end with the request's context; a wait that would outlast the
 // context's deadline, or the call's timeout (withAnswerBy), is not begun,
@@ -136,7 +138,7 @@ func (t *retryTransport) retryable(req *http.Request, res *http.Response, err er
 	var wait time.Duration
 	switch {
 	case err != nil:
-		if !idempotent(req) {
+		if !idempotent(req) || !retryableNet(err) {
 			return 0, false
 		}
 		wait = t.backoff(attempt)

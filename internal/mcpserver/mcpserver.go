@@ -13,6 +13,7 @@ import (
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/fsroot"
+	"github.com/mcp-cfstorage/mcp-cfstorage/internal/rpcerr"
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/storage"
 	"github.com/mcp-cfstorage/mcp-cfstorage/prompts"
 	"github.com/mcp-cfstorage/mcp-cfstorage/resources"
@@ -108,9 +109,11 @@ func New(o Options) (*server.MCPServer, error) {
 	if len(toolsets) == 0 {
 		toolsets = tools.Toolsets
 	}
-	res := resources.New(resources.Deps{Store: o.Store, MaxInlineBytes: o.MaxInlineBytes, PageSize: o.FolderPageSize, Log: o.Log})
+	res := resources.New(resources.Deps{Store: o.Store, MaxInlineBytes: o.MaxInlineBytes, PageSize: o.FolderPageSize,
+		ListPageSize: o.PageSize, Log: o.Log})
 	pr := prompts.New(prompts.Deps{Store: o.Store, Complete: res.Completer(), Log: o.Log})
 	hooks := &server.Hooks{}
+	rpcerr.Install(hooks)
 
 	opts := []server.ServerOption{
 		server.WithToolCapabilities(false),

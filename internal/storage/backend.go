@@ -16,8 +16,10 @@ type Backend interface {
 	KV() KV
 	R2() R2
 	D1() D1
-	// Describe reports what the backend is connected to, for whoami. It
-	// never includes a secret.
+	// Describe reports what the backend is connected to, for whoami,
+	// without waiting on the network longer than a short probe: a backend
+	// that cannot reach its service says so in the Description rather than
+	// failing. It never includes a secret.
 	Describe(ctx context.Context) (Description, error)
 	// Close releases what the backend opened. It is safe to call once the
 	// backend is no longer used, whether or not it was ever used.
@@ -30,6 +32,11 @@ type Description struct {
 	AccountID   string `json:"account_id,omitempty"`
 	TokenStatus string `json:"token_status,omitempty"`
 	DataDir     string `json:"data_dir,omitempty"`
+	// APIReachable is whether the service's API answered the probe
+	// Describe made; nil for a backend that needs no network. APIError
+	// says why it did not answer, or refused, and what to change.
+	APIReachable *bool  `json:"api_reachable,omitempty"`
+	APIError     string `json:"api_error,omitempty"`
 }
 
 // ListOptions pages through a listing. Cursor is opaque: pass back what the
