@@ -127,7 +127,7 @@ func (r Roots) openIn(p, dir, rel string) (*os.File, error) {
 		return nil, fmt.Errorf("cannot read %s: %w", quote(p), bare(err))
 	}
 	defer root.Close()
-	f, err := root.Open(rel)
+	f, err := root.OpenFile(rel, readFlags, 0)
 	if err != nil {
 		return nil, r.refusal("read", p, filepath.Join(dir, rel), err)
 	}
