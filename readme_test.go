@@ -3,7 +3,9 @@ package cfstorage_test
 import (
 	"encoding/json"
 	"flag"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -85,5 +87,56 @@ func TestMCPJSONExample(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// The README's layout names every directory that holds Go code, and every
+// path it names exists (git ls-files), so it cannot fall behind.
+func TestReadmeLayout(t *testing.T) {
+	raw, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(raw), "## Layout\n\n```\n")
+	block, _, ok2 := strings.Cut(rest, "```")
+	if !ok || !ok2 {
+		t.Fatal("README.md has no Layout block")
+	}
+	named := map[string]bool{}
+	for line := range strings.Lines(block) {
+		if line == "" || line[0] == ' ' {
+			continue
+		}
+		p := strings.Fields(line)[0]
+		named[strings.TrimSuffix(p, "/")] = true
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("the layout names %s, which does not exist", p)
+		}
+	}
+	err = filepath.WalkDir(".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (strings.HasPrefix(d.Name(), ".") && p != "." || d.Name() == "testdata" || d.Name() == "node_modules") {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go") {
+			return nil
+		}
+		dir := filepath.ToSlash(filepath.Dir(p))
+		if dir == "." || named[dir] {
+			return nil
+		}
+		for parent := range named { // a vendored tree is named by its root
+			if strings.HasPrefix(parent, "third_party/") && strings.HasPrefix(dir, parent+"/") {
+				return nil
+			}
+		}
+		t.Errorf("the layout does not name %s/", dir)
+		named[dir] = true
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

@@ -1,6 +1,7 @@
 package tools
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 )
@@ -20,8 +21,33 @@ func MarkdownTable(ts []Tool) string {
 	for _, t := range ts {
 		a := t.Def.Annotations
 		desc, _, _ := strings.Cut(t.Def.Description, ". ")
+		desc = strings.TrimSuffix(desc, ".") + "."
+		if c := confirmRule(t); c != "" && !strings.Contains(desc, "confirm") {
+			desc += " `confirm` " + c + "."
+		}
 		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s | %s |\n", t.Def.Name, t.Toolset,
-			yn(a.ReadOnlyHint), yn(a.DestructiveHint), yn(a.IdempotentHint), strings.TrimSuffix(desc, ".")+".")
+			yn(a.ReadOnlyHint), yn(a.DestructiveHint), yn(a.IdempotentHint), desc)
 	}
 	return b.String()
+}
+
+// confirmRule is what a tool's confirm argument must be ("must equal the
+// database's name"), from its description, or "" for a tool without one:
+// the table names it for every such tool, which the first sentence of a
+// description may not.
+func confirmRule(t Tool) string {
+	var schema struct {
+		Properties map[string]struct {
+			Description string `json:"description"`
+		} `json:"properties"`
+	}
+	if json.Unmarshal(t.Def.RawInputSchema, &schema) != nil {
+		return ""
+	}
+	c, ok := schema.Properties["confirm"]
+	if !ok {
+		return ""
+	}
+	rule, _, _ := strings.Cut(c.Description, ":")
+	return strings.TrimSpace(rule)
 }

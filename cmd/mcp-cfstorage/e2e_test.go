@@ -245,11 +245,17 @@ func TestVersionAndHelp(t *testing.T) {
 	if err != nil || !strings.HasPrefix(string(out), "mcp-cfstorage ") {
 		t.Fatalf("version: %q %v", out, err)
 	}
+	// --version says the same, wherever it stands (issue 12, item 9).
+	for _, args := range [][]string{{"--version"}, {"-version"}, {"--backend", "local", "--version"}} {
+		if v, err := exec.Command(binary, args...).Output(); err != nil || string(v) != string(out) {
+			t.Errorf("%v: %q %v, want %q", args, v, err, out)
+		}
+	}
 	help, err := exec.Command(binary, "--help").Output()
 	if err != nil {
 		t.Fatalf("--help: %v", err)
 	}
-	for _, want := range []string{"--backend", "CFSTORAGE_BACKEND", "--files-root", "CFSTORAGE_FILES_ROOT", "--max-inline-bytes", "CLOUDFLARE_API_TOKEN"} {
+	for _, want := range []string{"Workers KV, R2 and D1", "--version", "--backend", "CFSTORAGE_BACKEND", "--files-root", "CFSTORAGE_FILES_ROOT", "--max-inline-bytes", "CLOUDFLARE_API_TOKEN"} {
 		if !strings.Contains(string(help), want) {
 			t.Errorf("--help lacks %s", want)
 		}

@@ -1,5 +1,5 @@
-// Command mcp-cfstorage serves Cloudflare Workers KV and R2 to AI assistants
-// over the Model Context Protocol.
+// Command mcp-cfstorage serves Cloudflare Workers KV, R2 and D1 to AI
+// assistants over the Model Context Protocol.
 package main
 
 import (
@@ -15,6 +15,7 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -40,6 +41,9 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, getenv config.Getenv, stdin io.Reader, stdout, stderr io.Writer) int {
+	if slices.Contains(args, "--version") || slices.Contains(args, "-version") {
+		args = []string{"version"} // as --help, wherever it stands
+	}
 	if len(args) > 0 {
 		switch args[0] {
 		case "version":

@@ -44,12 +44,12 @@ func classifyNet(err error) (netCause, bool) {
 	switch {
 	case proxy && (errors.As(err, &dns) || errors.Is(err, syscall.ECONNREFUSED)):
 		return netCause{
-			what: fmt.Sprintf("cannot connect to the proxy %s: %v", addr(op), op.Err),
+			what: fmt.Sprintf("cannot connect to the proxy (%v)", op.Err),
 			fix:  "check HTTPS_PROXY (or HTTP_PROXY, ALL_PROXY): the proxy it names does not answer; unset it, or add the API's host to NO_PROXY, to connect directly",
 		}, true
 	case proxy:
 		return netCause{
-			what:  fmt.Sprintf("the proxy %s did not connect: %v", addr(op), op.Err),
+			what:  fmt.Sprintf("the proxy did not connect (%v)", op.Err),
 			fix:   "check HTTPS_PROXY (or HTTP_PROXY, ALL_PROXY) and that the proxy lets this machine reach " + host,
 			retry: true,
 		}, true
@@ -84,14 +84,6 @@ func classifyNet(err error) (netCause, bool) {
 		}, true
 	}
 	return netCause{}, false
-}
-
-// addr is the address an OpError was about.
-func addr(op *net.OpError) string {
-	if op.Addr != nil {
-		return op.Addr.String()
-	}
-	return "(unknown address)"
 }
 
 // tlsReason is the x509 reason of a certificate error, without the

@@ -2,13 +2,16 @@ package cf
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/cf/cffake"
@@ -56,7 +59,12 @@ func unreachable(t *testing.T) []struct{ name, baseURL, cause, fix string } {
 
 func unreachableBackend(t *testing.T, baseURL, accountID string) (*Backend, *counting) {
 	t.Helper()
-	c := &counting{base: http.DefaultTransport.(*http.Transport).Clone()}
+	return unreachableVia(t, baseURL, accountID, http.DefaultTransport.(*http.Transport).Clone())
+}
+
+func unreachableVia(t *testing.T, baseURL, accountID string, base *http.Transport) (*Backend, *counting) {
+	t.Helper()
+	c := &counting{base: base}
 	// The default retry policy: were these retried, it would wait seconds.
 	b, err := New(Config{APIToken: cffake.DefaultToken, AccountID: accountID, BaseURL: baseURL,
 		HTTPClient: &http.Client{Transport: c}})
@@ -171,5 +179,47 @@ func TestDescribeUnreachable(t *testing.T) {
 	defer bad.Close()
 	if d, err := bad.Describe(context.Background()); err != nil || d.APIReachable == nil || !*d.APIReachable || !strings.Contains(d.APIError, "permission_denied") {
 		t.Errorf("a refused token: %+v, %v", d, err)
+	}
+}
+
+// A proxy that does not answer is named as the cause, with the variables
+// that choose it, and not retried. (The proxy is set on the transport:
+// net/http reads HTTPS_PROXY once per process.)
+func TestCheckProxyUnreachable(t *testing.T) {
+	proxy := closedPort(t)
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.Proxy = http.ProxyURL(&url.URL{Scheme: "http", Host: proxy})
+	b, reqs := unreachableVia(t, "https://api.cloudflare.com/client/v4", cffake.DefaultAccountID, tr)
+	findings := b.Check(context.Background())
+	if f := findings[0]; f.Name != checkAPI || !strings.Contains(f.Detail, "cannot connect to the proxy") || !strings.Contains(f.Detail, proxy) || !strings.Contains(f.Fix, "HTTPS_PROXY") {
+		t.Errorf("first finding = %+v, want the proxy named", f)
+	}
+	if n := reqs.n.Load(); n != 1 {
+		t.Errorf("%d requests, want 1 (no retries)", n)
+	}
+}
+
+// What may pass is retried; what cannot is not.
+func TestClassifyNet(t *testing.T) {
+	wrap := func(err error) error {
+		return &url.Error{Op: "Get", URL: "https://api.example/client/v4/x", Err: err}
+	}
+	for _, tc := range []struct {
+		name  string
+		err   error
+		net   bool
+		retry bool
+	}{
+		{"no such host", wrap(&net.OpError{Op: "dial", Err: &net.DNSError{Name: "api.example", Err: "no such host", IsNotFound: true}}), true, false},
+		{"DNS timeout", wrap(&net.OpError{Op: "dial", Err: &net.DNSError{Name: "api.example", Err: "i/o timeout", IsTimeout: true}}), true, true},
+		{"refused", wrap(&net.OpError{Op: "dial", Err: syscall.ECONNREFUSED}), true, false},
+		{"reset", wrap(&net.OpError{Op: "read", Err: syscall.ECONNRESET}), true, true},
+		{"proxy refused", wrap(&net.OpError{Op: "proxyconnect", Err: &net.OpError{Op: "dial", Err: syscall.ECONNREFUSED}}), true, false},
+		{"not a network error", errors.New("boom"), false, true},
+	} {
+		c, ok := classifyNet(tc.err)
+		if ok != tc.net || retryableNet(tc.err) != tc.retry || ok && (c.what == "" || c.fix == "") {
+			t.Errorf("%s: classified %v (%+v), retry %v; want %v, retry %v", tc.name, ok, c, retryableNet(tc.err), tc.net, tc.retry)
+		}
 	}
 }

@@ -272,12 +272,13 @@ func Load(args []string, getenv Getenv, out io.Writer) (Config, error) {
 // Usage is the --help text: every flag with its environment variable.
 func Usage() string {
 	var b strings.Builder
-	b.WriteString(`mcp-cfstorage: an MCP server for Cloudflare Workers KV and R2.
+	b.WriteString(`mcp-cfstorage: an MCP server for Cloudflare Workers KV, R2 and D1.
 
 Usage:
   mcp-cfstorage [flags]     serve MCP (over stdio unless --transport http)
   mcp-cfstorage check       verify credentials and access, say what to fix (exit 1 if anything fails)
-  mcp-cfstorage version     print the version
+  mcp-cfstorage version     print the version (also --version)
+  mcp-cfstorage --help      print this
 
 Flags (each also set by the environment variable shown; flags win):
 `)

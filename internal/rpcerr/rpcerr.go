@@ -95,20 +95,14 @@ func Attach(meta **mcp.Meta, err *Error) {
 	(*meta).AdditionalFields[stashKey] = err
 }
 
+// attached is the *Error Attach put on message, a request; only
+// resources/list needs it so far.
 func attached(message any) *Error {
-	var meta *mcp.Meta
-	switch r := message.(type) {
-	case *mcp.ListResourcesRequest:
-		meta = r.Params.Meta
-	case *mcp.ReadResourceRequest:
-		meta = r.Params.Meta
-	case *mcp.GetPromptRequest:
-		meta = r.Params.Meta
-	}
-	if meta == nil {
+	r, ok := message.(*mcp.ListResourcesRequest)
+	if !ok || r.Params.Meta == nil {
 		return nil
 	}
-	e, _ := meta.AdditionalFields[stashKey].(*Error)
+	e, _ := r.Params.Meta.AdditionalFields[stashKey].(*Error)
 	return e
 }
 
