@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -438,15 +439,35 @@ func TestListChanged(t *testing.T) {
 	if got := uris(); len(got) != 0 {
 		t.Fatalf("after deletes: %v", got)
 	}
-	// A failed change sends nothing.
+	// A failed change sends nothing. Notifications reach the client in the
+	// order they are sent, so one from a later call that sends progress is
+	// the signal that a list_changed of the failed call would have come.
+	h.OK("create_r2_bucket", map[string]any{"name": "marker"})
+	h.expect(changed, "create_r2_bucket")
+	marker := filepath.Join(h.files, "marker.txt")
+	if err := os.WriteFile(marker, []byte("marker"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	h.drain()
 	h.Fail("delete_r2_bucket", map[string]any{"bucket": "fresh", "confirm": "fresh"}, "not_found")
-	select {
-	case m := <-h.notes:
-		if m == changed {
-			t.Error("list_changed after a failed delete")
+	req := mcp.CallToolRequest{}
+	req.Params.Name = "r2_upload"
+	req.Params.Arguments = map[string]any{"bucket": "marker", "key": "marker.txt", "file_path": marker}
+	req.Params.Meta = &mcp.Meta{ProgressToken: "marker"}
+	if res, err := h.Client.CallTool(ctx(t), req); err != nil || res.IsError {
+		t.Fatalf("upload with progress: %v %v", err, res)
+	}
+	deadline := time.After(10 * time.Second)
+	for progress := false; !progress; {
+		select {
+		case m := <-h.notes:
+			if m == changed {
+				t.Fatal("list_changed after a failed delete")
+			}
+			progress = m == "notifications/progress"
+		case <-deadline:
+			t.Fatal("the progress notification of the next call never came")
 		}
-	default:
 	}
 }
 

@@ -343,43 +343,6 @@ func successResult(out any) (*mcp.CallToolResult, []byte, error) {
 	return res, text, nil
 }
 
-type progressKey struct{}
-
-type progress struct {
-	srv   *server.MCPServer
-	token mcp.ProgressToken
-}
-
-// withProgress remembers the request's progress token, if the client sent
-// one, so that long operations can report how far they got.
-func withProgress(ctx context.Context, req mcp.CallToolRequest) context.Context {
-	if req.Params.Meta == nil || req.Params.Meta.ProgressToken == nil {
-		return ctx
-	}
-	srv := server.ServerFromContext(ctx)
-	if srv == nil {
-		return ctx
-	}
-	return context.WithValue(ctx, progressKey{}, progress{srv, req.Params.Meta.ProgressToken})
-}
-
-// reportProgress sends notifications/progress when the client asked for it.
-// It returns nil when it did not: callers pass the result on unconditionally.
-func reportProgress(ctx context.Context, total int64, message string) func(done int64) {
-	p, ok := ctx.Value(progressKey{}).(progress)
-	if !ok {
-		return nil
-	}
-	return func(done int64) {
-		params := map[string]any{"progressToken": p.token, "progress": done, "message": message}
-		if total > 0 {
-			params["total"] = total
-		}
-		// A client that went away must not fail the operation.
-		_ = p.srv.SendNotificationToClient(ctx, "notifications/progress", params)
-	}
-}
-
 // errMissing builds the error for a missing argument choice.
 func errMissing(format string, args ...any) error {
 	return storage.Errorf(storage.CodeInvalidArgument, format, args...)

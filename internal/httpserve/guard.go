@@ -59,14 +59,37 @@ func authorized(r *http.Request, token string) bool {
 }
 
 // originAllowed accepts loopback origins and the configured ones; "*" allows
-// any origin.
+// any origin. Origins compare as origins (RFC 6454): scheme and host without
+// regard to case, a default port the same as none; what is not a bare
+// origin (userinfo, a path, a query) matches nothing.
 func originAllowed(origin string, allowed []string) bool {
-	if slices.Contains(allowed, "*") || slices.Contains(allowed, strings.TrimSuffix(origin, "/")) {
+	if slices.Contains(allowed, "*") {
 		return true
 	}
-	u, err := url.Parse(origin)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+	o, ok := parseOrigin(origin)
+	if !ok {
 		return false
 	}
-	return isLoopback(u.Hostname())
+	for _, a := range allowed {
+		if ao, ok := parseOrigin(a); ok && ao == o {
+			return true
+		}
+	}
+	return (o.scheme == "http" || o.scheme == "https") && isLoopback(o.host)
+}
+
+type webOrigin struct{ scheme, host, port string }
+
+func parseOrigin(s string) (webOrigin, bool) {
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme == "" || u.Host == "" || u.User != nil || u.Opaque != "" ||
+		(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" ||
+		strings.HasSuffix(u.Host, ":") {
+		return webOrigin{}, false
+	}
+	o := webOrigin{scheme: strings.ToLower(u.Scheme), host: strings.ToLower(u.Hostname()), port: u.Port()}
+	if o.scheme == "https" && o.port == "443" || o.scheme == "http" && o.port == "80" {
+		o.port = ""
+	}
+	return o, true
 }

@@ -136,9 +136,33 @@ func TestOriginRule(t *testing.T) {
 		{"http://127.0.0.1:8080", http.StatusOK},
 		{"http://[::1]:8080", http.StatusOK},
 		{"https://app.example.com", http.StatusOK},
+		{"https://app.example.com/", http.StatusOK},
+		{"https://app.example.com:443", http.StatusOK}, // the same origin, default port spelled out
+		{"HTTPS://APP.Example.COM", http.StatusOK},     // scheme and host are case-insensitive
 		{"https://evil.example.com", http.StatusForbidden},
 		{"http://localhost.evil.example", http.StatusForbidden},
 		{"null", http.StatusForbidden},
+		// Look-alikes of the allowed origin.
+		{"https://app.example.com.evil.com", http.StatusForbidden}, // allowed origin as a prefix
+		{"https://app.example.comx", http.StatusForbidden},
+		{"https://evilapp.example.com", http.StatusForbidden},  // as a suffix
+		{"https://evil.app.example.com", http.StatusForbidden}, // a subdomain
+		{"https://app.example.co", http.StatusForbidden},
+		{"https://app.example.com:8443", http.StatusForbidden}, // another port
+		{"https://app.example.com:", http.StatusForbidden},
+		{"http://app.example.com", http.StatusForbidden}, // another scheme
+		{"wss://app.example.com", http.StatusForbidden},
+		{"https://app.example.com@evil.com", http.StatusForbidden}, // userinfo
+		{"https://user@app.example.com", http.StatusForbidden},
+		{"https://evil.com#https://app.example.com", http.StatusForbidden},
+		{"https://app.example.com/path", http.StatusForbidden}, // not an origin
+		{"https://app.example.com?x", http.StatusForbidden},
+		{"https://app.example.com, https://evil.com", http.StatusForbidden},
+		// Look-alikes of loopback.
+		{"http://127.0.0.1.evil.com", http.StatusForbidden},
+		{"http://localhost@evil.com", http.StatusForbidden},
+		{"http://evil.com@localhost", http.StatusForbidden},
+		{"file://localhost", http.StatusForbidden},
 	} {
 		h := map[string]string{}
 		if tc.origin != "" {
