@@ -74,6 +74,9 @@ type blobWrite struct {
 	size     int64
 	md5      bool // hash the bytes (an object's ETag)
 	progress func(int64)
+	// deferSync leaves the blob's durability to the caller, who calls
+	// syncBlobs for a whole batch before any row names them.
+	deferSync bool
 }
 
 // writeBlob streams exactly w.size bytes of r into a new blob in dir and
@@ -116,8 +119,10 @@ func (s *Store) writeBlob(ctx context.Context, dir string, r io.Reader, w blobWr
 	case n > w.size:
 		return "", "", storage.Errorf(storage.CodeInvalidArgument, "%s: holds more bytes than its size of %d", w.field, w.size)
 	}
-	if err := f.Sync(); err != nil {
-		return "", "", fsErr(ctx, "syncing a blob", err)
+	if !w.deferSync {
+		if err := f.Sync(); err != nil {
+			return "", "", fsErr(ctx, "syncing a blob", err)
+		}
 	}
 	if err := f.Close(); err != nil {
 		return "", "", fsErr(ctx, "closing a blob", err)
@@ -127,9 +132,11 @@ func (s *Store) writeBlob(ctx context.Context, dir string, r io.Reader, w blobWr
 	if err := os.Rename(f.Name(), filepath.Join(dir, id)); err != nil {
 		return "", "", fsErr(ctx, "storing a blob", err)
 	}
-	if err := syncDir(dir); err != nil {
-		os.Remove(filepath.Join(dir, id))
-		return "", "", fsErr(ctx, "storing a blob", err)
+	if !w.deferSync {
+		if err := syncDir(dir); err != nil {
+			os.Remove(filepath.Join(dir, id))
+			return "", "", fsErr(ctx, "storing a blob", err)
+		}
 	}
 	if w.md5 {
 		sum = hex.EncodeToString(cw.h.Sum(nil))
@@ -201,6 +208,34 @@ func (s *Store) sweepTemps(dir string) {
 			os.Remove(filepath.Join(dir, e.Name()))
 		}
 	}
+}
+
+// syncBlobs makes the blobs ids of dir, written with deferSync, durable:
+// their bytes and their names. A bulk write of 10,000 values is 10,000
+// blobs (Miniflare keeps every value in one); one sync of the file system
+// where it can (Linux's syncfs) instead of 20,000 fsyncs turns a minute
+// into a second.
+func syncBlobs(dir string, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	if ok, err := syncFS(dir); ok {
+		return err
+	}
+	for _, id := range ids {
+		f, err := os.Open(filepath.Join(dir, id))
+		if err != nil {
+			return err
+		}
+		err = f.Sync()
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return syncDir(dir)
 }
 
 // syncDir makes the entries of dir (a rename) durable.

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -55,19 +54,16 @@ func startDev(t *testing.T, project, persist string) *dev {
 // more (workerd may outlive wrangler for a moment).
 func (d *dev) stop() {
 	d.Stop()
-	for i := 0; i < 100; i++ {
-		held := false
-		for _, a := range []area{areaKV, areaR2, areaD1} {
-			if pid, _ := lockHolder(filepath.Join(d.PersistDir, "v3", a.dir, a.uniqueKey(), "metadata.sqlite")); pid != 0 {
-				held = true
-			}
-		}
-		if !held {
-			return
+	s, err := Open(d.PersistDir, Bindings{}, Options{})
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	for i := 0; s.checkWritable() != nil; i++ {
+		if i == 100 {
+			d.t.Fatalf("wrangler dev stopped, but %v", s.checkWritable())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	d.t.Fatalf("wrangler dev stopped, but a process still holds its state in %s", d.PersistDir)
 }
 
 // do asks the fixture Worker to run one operation, and returns its answer.

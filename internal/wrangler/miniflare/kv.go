@@ -237,7 +237,8 @@ func (k *kvStore) BulkPut(ctx context.Context, namespaceID string, entries []sto
 //
 //  1. checkWritable: wrangler dev must not be running; nothing written yet.
 //  2. Each value's bytes become a blob (writeBlob: temp file, fsync,
-//     rename to its id, fsync of the folder). A crash here leaves a temp
+//     rename to its id, fsync of the folder; for a bulk write, the files
+//     and renames of all of them, then one syncBlobs). A crash here leaves a temp
 //     file (swept after an hour) or whole blobs that no row names: Miniflare
 //     reaches a blob only through its row, so they are never read, only
 //     leaked (as Miniflare's own interrupted puts leak them).
@@ -272,11 +273,16 @@ func (k *kvStore) write(ctx context.Context, ns string, writes []kvWrite) (err e
 		}
 	}()
 	for _, w := range writes {
-		id, _, err := k.s.writeBlob(ctx, dir, w.body, blobWrite{field: "value", size: w.size})
+		id, _, err := k.s.writeBlob(ctx, dir, w.body, blobWrite{field: "value", size: w.size, deferSync: len(writes) > 1})
 		if err != nil {
 			return err
 		}
 		ids = append(ids, id)
+	}
+	if len(writes) > 1 {
+		if err := syncBlobs(dir, ids); err != nil {
+			return fsErr(ctx, "syncing the blobs of a bulk write", err)
+		}
 	}
 	k.s.reached("blobs written")
 	c, err := k.s.openWrite(ctx, k.file(ns), kvSchema, kvTable)

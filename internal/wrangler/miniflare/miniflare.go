@@ -264,18 +264,19 @@ func dotReplace(m string) string {
 func underscores(m string) string { return strings.Repeat("_", len(m)) }
 
 // checkWritable refuses a write while wrangler dev (workerd) runs over this
-// persist dir. workerd opens the metadata.sqlite of every storage class at
-// start and holds it (WAL mode keeps a SHARED lock on it) until it exits, so
-// a lock on it held by another process is the sign, whether or not the
+// persist dir. workerd opens the metadata.sqlite of every Durable Object
+// class it runs (KV, R2, D1, and the cache, which every Worker has) at
+// start and holds it (WAL mode keeps a SHARED lock on it) until it exits,
+// so a lock on one held by another process is the sign, whether or not the
 // Worker has touched the namespace yet. It is the first step of every write;
-// the exclusive lock each write's own connection then takes (see openDB)
-// keeps a workerd that starts meanwhile out of the file until it commits.
+// the exclusive lock each write's own connection then takes (see dsn) keeps
+// a workerd that starts meanwhile out of the file until it commits.
 func (s *Store) checkWritable() error {
-	for _, a := range []area{areaKV, areaR2, areaD1} {
-		path := filepath.Join(s.v3(), a.dir, a.uniqueKey(), "metadata.sqlite")
+	files, _ := filepath.Glob(filepath.Join(s.v3(), "*", "miniflare-*", "metadata.sqlite"))
+	for _, path := range files {
 		pid, err := lockHolder(path)
 		if err != nil || pid == 0 {
-			continue // no such file (dev never ran with this area), or no way to tell
+			continue // gone meanwhile, or no way to tell
 		}
 		return s.errRunning(fmt.Sprintf("process %d%s holds %s", pid, processName(pid), path))
 	}

@@ -266,6 +266,13 @@ func TestRoundTripInAFreshDir(t *testing.T) {
 	if err != nil || out[1].Meta.Changes != 2 || out[1].Meta.LastRowID != 2 {
 		t.Fatalf("write = %+v, %v", out, err)
 	}
+	// Foreign keys are enforced, as workerd's D1 does (PRAGMA foreign_keys
+	// is 1 there, checked against a real run).
+	_, err = d1.Query(ctx, fixtureDB.ID, []storage.Statement{
+		{SQL: "CREATE TABLE child (id INTEGER PRIMARY KEY, t_id INTEGER REFERENCES t(id))"},
+		{SQL: "INSERT INTO child (t_id) VALUES (42)"},
+	}, storage.QueryOptions{})
+	mustCode(t, err, storage.CodeInvalidArgument, "FOREIGN KEY constraint failed")
 	// A failing batch changes nothing.
 	_, err = d1.Query(ctx, fixtureDB.ID, []storage.Statement{{SQL: "INSERT INTO t (v) VALUES (1)"}, {SQL: "INSERT INTO nope VALUES (1)"}}, storage.QueryOptions{})
 	mustCode(t, err, storage.CodeInvalidArgument, "statement 1", "no such table: nope")

@@ -94,7 +94,8 @@ func TestWritesRefusedWhileAnotherProcessHoldsTheState(t *testing.T) {
 	}
 
 	t.Run("workerd's metadata.sqlite", func(t *testing.T) {
-		meta := filepath.Join(dir, "v3", "d1", "miniflare-D1DatabaseObject", "metadata.sqlite")
+		// The cache's: a Worker with only a KV binding still has it.
+		meta := filepath.Join(dir, "v3", "cache", "miniflare-CacheObject", "metadata.sqlite")
 		os.MkdirAll(filepath.Dir(meta), 0o755)
 		hold(t, meta)
 		mustCode(t, put(), storage.CodeConflict, "wrangler dev is running", meta, "at http://127.0.0.1:8787/cdn-cgi/explorer/api did not answer")
