@@ -22,7 +22,7 @@
 //
 // The rules this package keeps: it never changes the journal mode of a
 // file workerd made; it never writes while workerd holds the state (see
-// running); reads open read-only with a short busy timeout and hold no
+// checkWritable); reads open read-only with a short busy timeout and hold no
 // transaction longer than one statement batch, so they never block a
 // running Worker; a write is a blob made durable before the one transaction
 // that names it (see writeBlob and the comment on kvStore.write).
