@@ -9,6 +9,7 @@ import (
 	"maps"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -72,6 +73,9 @@ func TestAgainstWranglerDev(t *testing.T) {
 	})
 
 	t.Run("writes refused while dev runs", func(t *testing.T) {
+		if holder, running := s.Running(); !running || !strings.Contains(holder, "workerd") {
+			t.Errorf("Running = %q, %v; want workerd named", holder, running)
+		}
 		err := s.KV().Put(ctx, fixtureKV.ID, storage.KVPut{Key: "x", Body: bytes.NewReader([]byte("y")), Size: 1})
 		mustCode(t, err, storage.CodeConflict, "wrangler dev is running", "metadata.sqlite", "http://127.0.0.1:8787/cdn-cgi/explorer/api", "stop wrangler dev")
 		_, err = s.R2().PutObject(ctx, storage.ObjectPut{Bucket: "fixture-bucket", Key: "x", Body: bytes.NewReader(nil)})
