@@ -26,7 +26,7 @@ const (
 	// checkpointing a WAL.
 	readBusy = time.Second
 	// writeBusy is how long a write waits for its exclusive lock. A file
-	// held longer is in use by another process (see errBusy).
+	// held longer is in use by another process: dbErr says so.
 	writeBusy = 2 * time.Second
 )
 

@@ -22,7 +22,7 @@
 //
 // The rules this package keeps: it never changes the journal mode of a
 // file workerd made; it never writes while workerd holds the state (see
-// running); reads open read-only with a short busy timeout and hold no
+// checkWritable); reads open read-only with a short busy timeout and hold no
 // transaction longer than one statement batch, so they never block a
 // running Worker; a write is a blob made durable before the one transaction
 // that names it (see writeBlob and the comment on kvStore.write).
@@ -272,15 +272,25 @@ func underscores(m string) string { return strings.Repeat("_", len(m)) }
 // the exclusive lock each write's own connection then takes (see dsn) keeps
 // a workerd that starts meanwhile out of the file until it commits.
 func (s *Store) checkWritable() error {
+	if holder, running := s.Running(); running {
+		return s.errRunning(holder)
+	}
+	return nil
+}
+
+// Running reports whether a process (wrangler dev's workerd) holds the
+// state, and which ("process 123 (workerd) holds <file>"), for a backend
+// choosing between the Local Explorer and the files, and for whoami.
+func (s *Store) Running() (holder string, running bool) {
 	files, _ := filepath.Glob(filepath.Join(s.v3(), "*", "miniflare-*", "metadata.sqlite"))
 	for _, path := range files {
 		pid, err := lockHolder(path)
 		if err != nil || pid == 0 {
 			continue // gone meanwhile, or no way to tell
 		}
-		return s.errRunning(fmt.Sprintf("process %d%s holds %s", pid, processName(pid), path))
+		return fmt.Sprintf("process %d%s holds %s", pid, processName(pid), path), true
 	}
-	return nil
+	return "", false
 }
 
 // errRunning is the refusal of a write while dev runs.

@@ -324,3 +324,19 @@ func TestBadBodyStoresNothing(t *testing.T) {
 		}
 	}
 }
+
+// A blob that does not hold what its row says is reported, not served short.
+func TestDamagedBlobIsReported(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t, t.TempDir())
+	if _, err := s.R2().PutObject(ctx, storage.ObjectPut{Bucket: "fixture-bucket", Key: "k", Body: strings.NewReader("0123456789"), Size: 10}); err != nil {
+		t.Fatal(err)
+	}
+	blobs, _ := os.ReadDir(s.blobDir(areaR2, "fixture-bucket"))
+	if len(blobs) != 1 {
+		t.Fatalf("blobs = %v", blobs)
+	}
+	os.Truncate(filepath.Join(s.blobDir(areaR2, "fixture-bucket"), blobs[0].Name()), 4)
+	_, err := s.R2().GetObject(ctx, "fixture-bucket", "k", nil)
+	mustCode(t, err, storage.CodeInternal, blobs[0].Name(), "does not hold the 10 bytes its row says")
+}

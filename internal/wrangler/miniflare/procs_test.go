@@ -97,7 +97,13 @@ func TestWritesRefusedWhileAnotherProcessHoldsTheState(t *testing.T) {
 		// The cache's: a Worker with only a KV binding still has it.
 		meta := filepath.Join(dir, "v3", "cache", "miniflare-CacheObject", "metadata.sqlite")
 		os.MkdirAll(filepath.Dir(meta), 0o755)
+		if _, running := s.Running(); running {
+			t.Fatal("Running before anything holds the state")
+		}
 		hold(t, meta)
+		if holder, running := s.Running(); !running || !strings.Contains(holder, meta) {
+			t.Fatalf("Running = %q, %v", holder, running)
+		}
 		mustCode(t, put(), storage.CodeConflict, "wrangler dev is running", meta, "at http://127.0.0.1:8787/cdn-cgi/explorer/api did not answer")
 		// Reads go on.
 		if _, got := kvGet(t, s, fixtureKV.ID, "k"); string(got) != "v" {

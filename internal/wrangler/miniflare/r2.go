@@ -305,7 +305,7 @@ func (r *r2Store) openParts(ctx context.Context, bucket string, parts []part, st
 		if end := off + p.size; length > 0 && start < end && start+length > off {
 			from := max(start, off) - off
 			to := min(start+length, end) - off
-			b.pending = append(b.pending, section{blobID: p.blobID, off: from, n: to - from})
+			b.pending = append(b.pending, section{blobID: p.blobID, size: p.size, off: from, n: to - from})
 		}
 		off += p.size
 	}
@@ -319,6 +319,7 @@ func (r *r2Store) openParts(ctx context.Context, bucket string, parts []part, st
 
 type section struct {
 	blobID string
+	size   int64 // of the whole blob, as its row says
 	off, n int64
 }
 
@@ -339,6 +340,12 @@ func (b *partsBody) next() error {
 	f, err := openBlob(b.dir, s.blobID)
 	if err != nil {
 		return err
+	}
+	// A blob whose size is not its row's is damage (a truncated copy of
+	// the state): refuse it rather than serve a short body.
+	if fi, err := f.Stat(); err != nil || fi.Size() != s.size {
+		f.Close()
+		return storage.Errorf(storage.CodeInternal, "wrangler state: the blob %s in %s does not hold the %d bytes its row says: the state is damaged", s.blobID, b.dir, s.size)
 	}
 	b.f, b.cur = f, io.NewSectionReader(f, s.off, s.n)
 	return nil

@@ -9,6 +9,7 @@ import (
 	"maps"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -72,6 +73,9 @@ func TestAgainstWranglerDev(t *testing.T) {
 	})
 
 	t.Run("writes refused while dev runs", func(t *testing.T) {
+		if holder, running := s.Running(); !running || !strings.Contains(holder, "workerd") {
+			t.Errorf("Running = %q, %v; want workerd named", holder, running)
+		}
 		err := s.KV().Put(ctx, fixtureKV.ID, storage.KVPut{Key: "x", Body: bytes.NewReader([]byte("y")), Size: 1})
 		mustCode(t, err, storage.CodeConflict, "wrangler dev is running", "metadata.sqlite", "http://127.0.0.1:8787/cdn-cgi/explorer/api", "stop wrangler dev")
 		_, err = s.R2().PutObject(ctx, storage.ObjectPut{Bucket: "fixture-bucket", Key: "x", Body: bytes.NewReader(nil)})
@@ -280,4 +284,35 @@ func TestAgainstWranglerDev(t *testing.T) {
 			t.Fatalf("seed/a = %q", got)
 		}
 	})
+}
+
+// Seeding before wrangler dev ever ran: the package makes the persist dir
+// and Miniflare's files from nothing, and the Worker's first run reads them.
+func TestSeedBeforeDevEverRan(t *testing.T) {
+	wranglertest.Bin(t)
+	ctx := context.Background()
+	project := wranglertest.CopyProject(t, "testdata/worker")
+	persist := filepath.Join(t.TempDir(), "never", "ran")
+	s := openStore(t, persist)
+	if err := s.KV().Put(ctx, fixtureKV.ID, storage.KVPut{Key: "greeting", Body: strings.NewReader("hello"), Size: 5, Metadata: json.RawMessage(`{"lang":"en"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.R2().PutObject(ctx, storage.ObjectPut{Bucket: "fixture-bucket", Key: "index.html", Body: strings.NewReader("<h1>hi</h1>"), Size: 11,
+		HTTP: storage.HTTPMetadata{ContentType: "text/html"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.D1().Query(ctx, fixtureDB.ID, []storage.Statement{{SQL: "CREATE TABLE kv (k TEXT PRIMARY KEY, v TEXT)"}, {SQL: "INSERT INTO kv VALUES ('a', 'b')"}}, storage.QueryOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	d := startDev(t, project, persist)
+	if got := d.do(map[string]any{"op": "kv.get", "key": "greeting"}); string(unb64(t, got["value"])) != "hello" || !reflect.DeepEqual(got["metadata"], map[string]any{"lang": "en"}) {
+		t.Fatalf("greeting = %v", got)
+	}
+	if got := d.do(map[string]any{"op": "r2.get", "key": "index.html"}); string(unb64(t, got["value"])) != "<h1>hi</h1>" || got["httpMetadata"].(map[string]any)["contentType"] != "text/html" {
+		t.Fatalf("index.html = %v", got)
+	}
+	if got := d.do(map[string]any{"op": "d1.exec", "sql": "SELECT v FROM kv WHERE k = 'a'"}); !reflect.DeepEqual(got["rows"], []any{[]any{"b"}}) {
+		t.Fatalf("kv = %v", got)
+	}
 }
