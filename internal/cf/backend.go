@@ -46,7 +46,8 @@ type Config struct {
 	// included (default 60 s; a large request body adds time at 1 MiB/s),
 	// and then each pause while its body is read, not the reading: a large
 	// KV value on a slow link takes as long as it takes, as long as it keeps
-	// coming. S3 calls are bounded by their context only: an upload takes
+	// coming. S3 object bodies being downloaded have the same bound on each
+	// pause; S3 uploads are bounded by their context only: an upload takes
 	// as long as it takes.
 	Timeout time.Duration
 
@@ -130,7 +131,7 @@ func New(cfg Config) (*Backend, error) {
 	}
 	cfg.BaseURL = cmp.Or(cfg.BaseURL, DefaultBaseURL)
 	if cfg.Timeout <= 0 {
-		cfg.Timeout = 60 * time.Second
+		cfg.Timeout = defaultTimeout
 	}
 	b := &Backend{
 		cfg:        cfg,

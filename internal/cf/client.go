@@ -22,6 +22,10 @@ import (
 // DefaultBaseURL is Cloudflare's REST API.
 const DefaultBaseURL = "https://api.cloudflare.com/client/v4"
 
+// defaultTimeout is the REST timeout (Config.Timeout) when none is given,
+// and the stall time of S3 object bodies too.
+const defaultTimeout = 60 * time.Second
+
 // minThroughput is the slowest upload the per-call timeout allows for: a
 // request body of n bytes adds n/minThroughput to the timeout, so a 100 MB
 // bulk write is not cut off by a limit meant for a small JSON call.
@@ -109,7 +113,7 @@ func (c *restClient) observe(req *http.Request, next option.MiddlewareNext) (*ht
 	c.log.LogAttrs(parent, slog.LevelDebug, "cloudflare: request", append(attrs, slog.Int("status", res.StatusCode))...)
 	// The body may be read after this returns (a KV value streams to the
 	// caller): the call's context lives until it is closed.
-	res.Body = newStallBody(res.Body, ctx, cancel, c.timeout, req.Method+" "+req.URL.EscapedPath())
+	res.Body = newStallBody(res.Body, ctx, cancel, c.timeout, "cloudflare: "+req.Method+" "+req.URL.EscapedPath())
 	if res.StatusCode >= 300 {
 		defer res.Body.Close()
 		logFailure(parent, c.log, req.Method, req.URL.EscapedPath(), res.StatusCode, res.Header)
@@ -127,14 +131,16 @@ var (
 // stallBody is a response body that may take as long as it takes to read,
 // but not pause: a read that waits longer than stall for a byte cancels the
 // call, and fails as unavailable. The time the caller spends between reads
-// is not counted. Close releases the call's context.
+// is not counted. Close releases the call's context. REST answers (observe)
+// and S3 object bodies (objectStore.GetObject) both have one, with the REST
+// timeout as the stall time.
 type stallBody struct {
 	rc     io.ReadCloser
 	ctx    context.Context
 	cancel context.CancelCauseFunc
 	stall  time.Duration
 	timer  *time.Timer
-	what   string // "GET /path", for the error
+	what   string // what was being read, for the error: "cloudflare: GET /path"
 }
 
 func newStallBody(rc io.ReadCloser, ctx context.Context, cancel context.CancelCauseFunc, stall time.Duration, what string) *stallBody {
@@ -150,7 +156,7 @@ func (b *stallBody) Read(p []byte) (int, error) {
 	b.timer.Stop()
 	if err != nil && err != io.EOF && context.Cause(b.ctx) == errStalled {
 		return n, storage.Errorf(storage.CodeUnavailable,
-			"cloudflare: %s: the answer stopped arriving (nothing for %s); try again later", b.what, b.stall)
+			"%s: the answer stopped arriving (nothing for %s); try again later", b.what, b.stall)
 	}
 	return n, err
 }

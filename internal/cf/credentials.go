@@ -192,6 +192,7 @@ func (b *Backend) objects(ctx context.Context) (r2ObjectOps, error) {
 		PartSize:           b.cfg.PartSize,
 		Concurrency:        b.cfg.Concurrency,
 		MultipartThreshold: b.cfg.MultipartThreshold,
+		Stall:              b.cfg.Timeout,
 		Now:                b.now,
 		Log:                b.log,
 	})

@@ -87,6 +87,11 @@ type objectConfig struct {
 	PartSize           int64
 	Concurrency        int
 	MultipartThreshold int64
+	// Stall (default 60 s; the backend passes its REST timeout) is the
+	// longest an object body being read may pause: a download that stops
+	// arriving for longer fails as unavailable, a slow but steady one takes
+	// as long as it takes.
+	Stall time.Duration
 	// Now is the clock for presigned URL expiry and upload times (default
 	// time.Now); Log receives debug events and clean-up failures.
 	Now func() time.Time
@@ -120,6 +125,7 @@ type objectStore struct {
 	// tests lower them to reach multipart copy without 5 GiB objects.
 	copyThreshold int64
 	copyPartSize  int64
+	stall         time.Duration
 
 	// buffers holds *[]byte of partSize bytes: part buffers of plain
 	// readers, reused across uploads (and let go by the GC when idle).
@@ -145,6 +151,7 @@ func newObjectStore(cfg objectConfig) (*objectStore, error) {
 		threshold:     cmp.Or(cfg.MultipartThreshold, defaultMultipartThreshold),
 		copyThreshold: maxSingleCopy,
 		copyPartSize:  defaultCopyPartSize,
+		stall:         cmp.Or(cfg.Stall, defaultTimeout),
 		now:           cfg.Now,
 		log:           cfg.Log,
 	}
@@ -155,6 +162,8 @@ func newObjectStore(cfg objectConfig) (*objectStore, error) {
 		return nil, fmt.Errorf("cf: R2 upload concurrency %d must be at least 1", s.concurrency)
 	case s.threshold < 0:
 		return nil, fmt.Errorf("cf: R2 multipart threshold %d must not be negative", s.threshold)
+	case s.stall < 0:
+		return nil, fmt.Errorf("cf: R2 stall time %s must not be negative", s.stall)
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -413,7 +422,10 @@ func (s *objectStore) headErr(ctx context.Context, bucket, key string, err error
 }
 
 // GetObject streams an object or a range of it. A range that starts past the
-// end is the caller's mistake: invalid_argument naming range_start.
+// end is the caller's mistake: invalid_argument naming range_start. The body
+// may take as long as it takes to read, but not pause for longer than the
+// stall time (stallBody): the call has a context of its own, which a stall
+// cancels and Close releases.
 func (s *objectStore) GetObject(ctx context.Context, bucket, key string, rng *storage.ByteRange) (*storage.Object, error) {
 	if err := storage.ValidateRange(rng); err != nil {
 		return nil, err
@@ -422,8 +434,10 @@ func (s *objectStore) GetObject(ctx context.Context, bucket, key string, rng *st
 	if rng != nil {
 		in.Range = aws.String(httpRange(rng))
 	}
-	out, err := s.client.GetObject(ctx, in)
+	callCtx, cancel := context.WithCancelCause(ctx)
+	out, err := s.client.GetObject(callCtx, in)
 	if err != nil {
+		cancel(nil)
 		if rng != nil && isUnsatisfiableRange(err) {
 			return nil, rangeErr(bucket, key, rng, err)
 		}
@@ -435,6 +449,7 @@ func (s *objectStore) GetObject(ctx context.Context, bucket, key string, rng *st
 		total, ok := contentRangeSize(*out.ContentRange)
 		if !ok {
 			out.Body.Close()
+			cancel(nil)
 			return nil, storage.Errorf(storage.CodeInternal, "reading object %q in bucket %q: unexpected Content-Range %q", key, bucket, *out.ContentRange)
 		}
 		size = total
@@ -455,7 +470,8 @@ func (s *objectStore) GetObject(ctx context.Context, bucket, key string, rng *st
 			CustomMetadata: customMetadata(out.Metadata),
 		},
 		Length: length,
-		Body:   &ctxBody{ctx: ctx, rc: out.Body},
+		Body: newStallBody(&ctxBody{ctx: ctx, rc: out.Body}, callCtx, cancel, s.stall,
+			fmt.Sprintf("r2: reading object %q in bucket %q", key, bucket)),
 	}, nil
 }
 

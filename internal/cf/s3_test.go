@@ -1752,33 +1752,7 @@ func TestS3FakeServerProcess(t *testing.T) {
 //
 //	go test ./internal/cf/ -run '^$' -bench UploadLarge -benchtime 3x
 func BenchmarkUploadLarge(b *testing.B) {
-	cmd := exec.Command(os.Args[0], "-test.run=^TestS3FakeServerProcess$")
-	cmd.Env = append(os.Environ(), fakeServerEnv+"=1")
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	defer func() {
-		stdin.Close()
-		cmd.Wait()
-	}()
-	var endpoint string
-	for sc := bufio.NewScanner(stdout); sc.Scan(); {
-		if u, ok := strings.CutPrefix(sc.Text(), "LISTENING "); ok {
-			endpoint = u
-			break
-		}
-	}
-	if endpoint == "" {
-		b.Fatal("the fake S3 server did not start")
-	}
+	endpoint, serverPID := startFakeS3Process(b)
 	s, err := newObjectStore(objectConfig{Endpoint: endpoint, AccessKeyID: "id", SecretAccessKey: testSecret})
 	if err != nil {
 		b.Fatal(err)
@@ -1793,10 +1767,39 @@ func BenchmarkUploadLarge(b *testing.B) {
 				paths[size] = sparseFile(b, size)
 			}
 			b.Run(fmt.Sprintf("%s/%dMiB", kind, size/mib), func(b *testing.B) {
-				benchUpload(b, s, paths[size], size, kind == "file", cmd.Process.Pid)
+				benchUpload(b, s, paths[size], size, kind == "file", serverPID)
 			})
 		}
 	}
+}
+
+// startFakeS3Process starts the fake S3 server process (a bucket "bench"),
+// stopped when b ends, and returns its URL and process id.
+func startFakeS3Process(b *testing.B) (string, int) {
+	cmd := exec.Command(os.Args[0], "-test.run=^TestS3FakeServerProcess$")
+	cmd.Env = append(os.Environ(), fakeServerEnv+"=1")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		stdin.Close()
+		cmd.Wait()
+	})
+	for sc := bufio.NewScanner(stdout); sc.Scan(); {
+		if u, ok := strings.CutPrefix(sc.Text(), "LISTENING "); ok {
+			return u, cmd.Process.Pid
+		}
+	}
+	b.Fatal("the fake S3 server did not start")
+	return "", 0
 }
 
 func benchUpload(b *testing.B, s *objectStore, path string, size int64, asFile bool, serverPID int) {
