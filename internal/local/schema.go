@@ -151,6 +151,8 @@ func openStore(ctx context.Context, dir string, now func() time.Time, log *slog.
 		log:   log,
 		write: make(chan struct{}, 1),
 		stmts: map[string]*sql.Stmt{},
+
+		syncDir: durable.SyncDir,
 	}
 	for _, d := range []string{s.dir, s.blobs, s.tmp, filepath.Join(dir, d1Dir)} {
 		if err := mkdirDurable(d); err != nil {
