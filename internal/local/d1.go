@@ -88,7 +88,7 @@ func (d *d1Store) ListDatabases(ctx context.Context, opts storage.ListOptions) (
 	if err != nil {
 		return storage.DatabasePage{}, err
 	}
-	limit := pageSize(opts.Limit, storage.DefaultDatabaseList, storage.MaxDatabaseList)
+	limit := storage.PageSize(opts.Limit, storage.DefaultDatabaseList, storage.MaxDatabaseList)
 	var w where
 	prefix(&w, "name", opts.Prefix)
 	if opts.Cursor != "" {
@@ -152,6 +152,13 @@ func (d *d1Store) CreateDatabase(ctx context.Context, spec storage.DatabaseSpec)
 		return storage.Database{}, fsErr(ctx, "creating database file", err)
 	}
 	if err := f.Close(); err != nil {
+		os.Remove(path)
+		return storage.Database{}, fsErr(ctx, "creating database file", err)
+	}
+	// And its entry durable before the row commits: after a crash, a
+	// committed row whose file's creation was still in the page cache
+	// would name a missing file.
+	if err := st.syncDir(filepath.Dir(path)); err != nil {
 		os.Remove(path)
 		return storage.Database{}, fsErr(ctx, "creating database file", err)
 	}
@@ -220,11 +227,7 @@ func d1DSN(path string, readOnly bool) string {
 		q.Set("mode", "rw")
 		q.Set("_txlock", "immediate")
 	}
-	u := url.URL{Scheme: "file", Path: filepath.ToSlash(path), RawQuery: q.Encode()}
-	if u.Path[0] != '/' {
-		u.Path = "/" + u.Path
-	}
-	return u.String()
+	return fileURI(filepath.ToSlash(path), q)
 }
 
 func (d *d1Store) Query(ctx context.Context, id string, stmts []storage.Statement, opts storage.QueryOptions) ([]storage.QueryResult, error) {

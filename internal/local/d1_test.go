@@ -1,6 +1,7 @@
 package local
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcp-cfstorage/mcp-cfstorage/internal/durable"
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/storage"
 )
 
@@ -204,5 +206,36 @@ func TestD1PragmasAgreeWithClassifySQL(t *testing.T) {
 				t.Errorf("%s: ClassifySQL finds it read-only: %v; the authorizer refuses it: %v (%v)", sql, classified, refused, err)
 			}
 		}
+	}
+}
+
+// CreateDatabase makes the new file's directory entry durable before the
+// catalogue row commits: with the sync failing, no row is written (and the
+// file is removed), so no committed row can name a file a crash lost.
+func TestCreateDatabaseSyncsDirBeforeRow(t *testing.T) {
+	b, _ := newTestBackend(t)
+	st := openedStore(t, b)
+	var synced []string
+	st.syncDir = func(dir string) error {
+		synced = append(synced, dir)
+		return errors.New("injected: sync failed")
+	}
+	_, err := b.D1().CreateDatabase(t.Context(), storage.DatabaseSpec{Name: "nosync"})
+	wantCode(t, err, storage.CodeInternal, "injected")
+	if want := filepath.Join(b.dir, d1Dir); len(synced) != 1 || synced[0] != want {
+		t.Errorf("synced %q, want [%q]", synced, want)
+	}
+	var rows int
+	check(t, st.db.QueryRow("SELECT count(*) FROM d1_databases").Scan(&rows))
+	if rows != 0 {
+		t.Errorf("%d catalogue rows after a failed sync, want 0", rows)
+	}
+	if files, _ := os.ReadDir(filepath.Join(b.dir, d1Dir)); len(files) != 0 {
+		t.Errorf("files left in d1/: %v", files)
+	}
+
+	st.syncDir = durable.SyncDir
+	if _, err := b.D1().CreateDatabase(t.Context(), storage.DatabaseSpec{Name: "nosync"}); err != nil {
+		t.Fatalf("after the fault: %v", err)
 	}
 }

@@ -38,6 +38,13 @@ func dbErr(ctx context.Context, op string, err error) error {
 	return storage.Errorf(storage.CodeInternal, "local: %s: %w", op, err)
 }
 
+// isBusy reports whether err is SQLite's SQLITE_BUSY or one of its
+// extended codes: a lock another connection holds.
+func isBusy(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY
+}
+
 // fsErr is dbErr for the blob files.
 func fsErr(ctx context.Context, op string, err error) error {
 	if err == nil {

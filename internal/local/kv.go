@@ -55,7 +55,7 @@ func (k *kvStore) ListNamespaces(ctx context.Context, opts storage.ListOptions) 
 	if err != nil {
 		return storage.NamespacePage{}, err
 	}
-	limit := pageSize(opts.Limit, storage.DefaultNamespaceList, storage.MaxNamespaceList)
+	limit := storage.PageSize(opts.Limit, storage.DefaultNamespaceList, storage.MaxNamespaceList)
 
 	var w where
 	prefix(&w, "title", opts.Prefix) // BINARY collation compares the UTF-8 bytes
@@ -524,7 +524,7 @@ func (k *kvStore) List(ctx context.Context, namespaceID string, opts storage.Lis
 	if err != nil {
 		return storage.KeyPage{}, err
 	}
-	limit := pageSize(opts.Limit, storage.DefaultKVListLimit, storage.MaxKVListLimit)
+	limit := storage.PageSize(opts.Limit, storage.DefaultKVListLimit, storage.MaxKVListLimit)
 
 	w := where{conds: []string{"namespace_id = ?", "(expiration = 0 OR expiration > ?)"}, args: []any{namespaceID, st.now().Unix()}}
 	prefix(&w, "key", []byte(opts.Prefix))
@@ -764,9 +764,6 @@ func rawJSON(s sql.NullString) json.RawMessage {
 	}
 	return json.RawMessage(s.String)
 }
-
-// pageSize is storage.PageSize, the rule every backend sizes pages by.
-func pageSize(limit, def, max int) int { return storage.PageSize(limit, def, max) }
 
 // where builds the WHERE clause of a listing.
 type where struct {

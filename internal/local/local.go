@@ -183,6 +183,10 @@ type store struct {
 	stmtsMu sync.Mutex
 	stmts   map[string]*sql.Stmt // by query; see prepared
 
+	// syncDir is durable.SyncDir; a test may make it fail to check what
+	// a write has done before it.
+	syncDir func(dir string) error
+
 	stopSweep context.CancelFunc
 	sweepDone chan struct{}
 }

@@ -71,7 +71,7 @@ func (r *r2Store) ListBuckets(ctx context.Context, opts storage.ListOptions) (st
 	if err != nil {
 		return storage.BucketPage{}, err
 	}
-	limit := pageSize(opts.Limit, storage.DefaultBucketList, storage.MaxBucketList)
+	limit := storage.PageSize(opts.Limit, storage.DefaultBucketList, storage.MaxBucketList)
 
 	var w where
 	prefix(&w, "name", opts.Prefix)
@@ -517,7 +517,7 @@ func (r *r2Store) ListObjects(ctx context.Context, bucket string, opts storage.O
 		bucket: bucket,
 		prefix: []byte(opts.Prefix),
 		delim:  []byte(opts.Delimiter),
-		limit:  pageSize(opts.Limit, storage.DefaultObjectList, storage.MaxObjectList),
+		limit:  storage.PageSize(opts.Limit, storage.DefaultObjectList, storage.MaxObjectList),
 		pos:    c,
 		page:   storage.ObjectPage{Objects: []storage.ObjectInfo{}, Prefixes: []string{}},
 	}

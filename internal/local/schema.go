@@ -113,11 +113,11 @@ const (
 
 // dsn is the modernc.org/sqlite data source for path. Every connection of
 // the pool runs these pragmas when it opens, and every write transaction the
-// pool begins is BEGIN IMMEDIATE.
+// pool begins is BEGIN IMMEDIATE. The journal mode is not among them: it is
+// kept in the file, and enableWAL sets it once, before the pool is used.
 func dsn(path string) string {
 	q := url.Values{}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
-	q.Add("_pragma", "journal_mode(WAL)")
 	// FULL, not WAL's usual NORMAL: NORMAL may lose the last commits on a
 	// power cut, and a write the server acknowledged must survive one.
 	q.Add("_pragma", "synchronous(FULL)")
@@ -151,6 +151,8 @@ func openStore(ctx context.Context, dir string, now func() time.Time, log *slog.
 		log:   log,
 		write: make(chan struct{}, 1),
 		stmts: map[string]*sql.Stmt{},
+
+		syncDir: durable.SyncDir,
 	}
 	for _, d := range []string{s.dir, s.blobs, s.tmp, filepath.Join(dir, d1Dir)} {
 		if err := mkdirDurable(d); err != nil {
@@ -164,6 +166,10 @@ func openStore(ctx context.Context, dir string, now func() time.Time, log *slog.
 	db.SetMaxOpenConns(maxConns)
 	db.SetMaxIdleConns(maxConns)
 	s.db = db
+	if err := s.enableWAL(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -180,6 +186,47 @@ func openStore(ctx context.Context, dir string, now func() time.Time, log *slog.
 	}()
 	log.Debug("local backend: opened", "data_dir", dir)
 	return s, nil
+}
+
+// enableWAL puts the database in WAL mode, which the file then keeps: in
+// effect once in the life of a data dir, a read of the header on every
+// later open.
+//
+// The switch reads the header under a shared lock, then upgrades to an
+// exclusive one to write it, and SQLite never runs its busy handler to
+// upgrade a lock it holds (two connections doing so would wait for each
+// other for ever): a second process opening a fresh data dir at the same
+// moment got SQLITE_BUSY at once, whatever busy_timeout said. So the
+// switch is one statement of its own, not a pragma of every new connection
+// (it would fail whichever connection the pool opened first), and on
+// SQLITE_BUSY it tries again: the statement has ended, its lock is
+// released, and the process that won is done with the header in
+// milliseconds. It waits at most busyTimeout, as any other lock would.
+func (s *store) enableWAL(ctx context.Context) error {
+	deadline := time.Now().Add(busyTimeout)
+	pause := time.Millisecond
+	for {
+		var mode string
+		err := s.db.QueryRowContext(ctx, "PRAGMA journal_mode = WAL").Scan(&mode)
+		if err == nil {
+			if !strings.EqualFold(mode, "wal") {
+				// A file system without the shared memory WAL needs:
+				// the store still works, its writers and readers
+				// exclude each other.
+				s.log.Warn("local backend: the database cannot use WAL here", "data_dir", s.dir, "journal_mode", mode)
+			}
+			return nil
+		}
+		if !isBusy(err) || time.Now().After(deadline) {
+			return fmt.Errorf("switching %s to WAL: %w", dbFile, err)
+		}
+		select {
+		case <-time.After(pause):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		pause = min(2*pause, 50*time.Millisecond)
+	}
 }
 
 // migrate applies the missing migrations in one transaction; a concurrent
