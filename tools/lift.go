@@ -36,7 +36,8 @@ func liftable(t reflect.Type, rawSchema []byte) (map[string][]int, error) {
 	for _, f := range reflect.VisibleFields(t) {
 		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
 		prop, ok := schema.Properties[name]
-		if !f.IsExported() || !ok || (f.Type != reflect.TypeFor[string]() && f.Type != reflect.TypeFor[*string]()) {
+		if !f.IsExported() || !ok || len(f.Index) != 1 || // promoted fields are not lifted
+			(f.Type != reflect.TypeFor[string]() && f.Type != reflect.TypeFor[*string]()) {
 			continue
 		}
 		only := true
