@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"io"
 	"runtime"
 	"testing"
@@ -77,33 +78,50 @@ func TestBase64PutAllocatesAboutOneCopy(t *testing.T) {
 			return o.Body, nil
 		}},
 	} {
-		t.Run(c.tool, func(t *testing.T) {
-			req := mcp.CallToolRequest{}
-			req.Params.Name = c.tool
-			req.Params.Arguments = c.args
-			var before, after runtime.MemStats
-			runtime.GC()
-			runtime.ReadMemStats(&before)
-			res, err := handlers[c.tool](ctx, req)
-			runtime.ReadMemStats(&after)
-			if err != nil || res.IsError {
-				t.Fatalf("%s: %v %+v", c.tool, err, res)
-			}
-			alloc := after.TotalAlloc - before.TotalAlloc
-			ratio := float64(alloc) / size
-			t.Logf("%s of %d bytes as base64: %d bytes allocated, %.2fx the value", c.tool, size, alloc, ratio)
-			if ratio > maxBase64PutAlloc {
-				t.Errorf("%s allocated %.2fx the value's size, want at most %.1fx", c.tool, ratio, maxBase64PutAlloc)
-			}
-			body, err := c.read()
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer body.Close()
-			got, err := io.ReadAll(body)
-			if err != nil || !bytes.Equal(got, data) {
-				t.Errorf("stored %d bytes (%v), want the %d written", len(got), err, size)
-			}
-		})
+		// As the server hands it over: JSON-RPC params decoded by mcp-go,
+		// which keeps the raw arguments beside the parsed ones; and as a Go
+		// caller in the same process builds it, with parsed ones only.
+		params, err := json.Marshal(map[string]any{"name": c.tool, "arguments": c.args})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, form := range []string{"json-rpc", "go"} {
+			t.Run(c.tool+"/"+form, func(t *testing.T) {
+				req := mcp.CallToolRequest{}
+				if form == "json-rpc" {
+					if err := json.Unmarshal(params, &req.Params); err != nil {
+						t.Fatal(err)
+					}
+					if len(req.Params.RawArguments) == 0 {
+						t.Fatal("mcp-go kept no raw arguments: this form tests nothing")
+					}
+				} else {
+					req.Params.Name, req.Params.Arguments = c.tool, c.args
+				}
+				var before, after runtime.MemStats
+				runtime.GC()
+				runtime.ReadMemStats(&before)
+				res, err := handlers[c.tool](ctx, req)
+				runtime.ReadMemStats(&after)
+				if err != nil || res.IsError {
+					t.Fatalf("%s: %v %+v", c.tool, err, res)
+				}
+				alloc := after.TotalAlloc - before.TotalAlloc
+				ratio := float64(alloc) / size
+				t.Logf("%s of %d bytes as base64: %d bytes allocated, %.2fx the value", c.tool, size, alloc, ratio)
+				if ratio > maxBase64PutAlloc {
+					t.Errorf("%s allocated %.2fx the value's size, want at most %.1fx", c.tool, ratio, maxBase64PutAlloc)
+				}
+				body, err := c.read()
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer body.Close()
+				got, err := io.ReadAll(body)
+				if err != nil || !bytes.Equal(got, data) {
+					t.Errorf("stored %d bytes (%v), want the %d written", len(got), err, size)
+				}
+			})
+		}
 	}
 }

@@ -6,10 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"maps"
 	"reflect"
 	"runtime/debug"
-	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -210,31 +208,12 @@ func (c *call[In, Out]) checkOutput(text []byte) {
 }
 
 // bind checks the arguments against the input schema and decodes them.
-//
-// The string arguments that only need to be strings (see liftable) are
-// lifted out of the JSON round trip that checks and decodes the others, and
-// set on In as they are: the server has decoded them already, and a 16 MiB
-// value_base64 would otherwise be copied four times more.
 func (c *call[In, Out]) bind(req mcp.CallToolRequest) (In, error) {
 	var in In
 	if err := c.prepare(); err != nil {
 		return in, fmt.Errorf("tool %s: compile input schema: %w", c.name, err)
 	}
-	args := req.GetRawArguments()
-	var lifted map[string]string
-	if m, ok := args.(map[string]any); ok {
-		for name := range c.lift {
-			// Valid UTF-8 round-trips through JSON unchanged.
-			if v, ok := m[name].(string); ok && utf8.ValidString(v) {
-				if lifted == nil {
-					lifted, args = map[string]string{}, maps.Clone(m)
-				}
-				lifted[name] = v
-				args.(map[string]any)[name] = "" // a string all the same
-			}
-		}
-	}
-	raw, err := json.Marshal(args)
+	raw, lifted, err := c.lifted(req)
 	if err != nil {
 		return in, storage.Errorf(storage.CodeInvalidArgument, "arguments: not JSON: %v", err)
 	}
@@ -252,50 +231,8 @@ func (c *call[In, Out]) bind(req mcp.CallToolRequest) (In, error) {
 	if err := json.Unmarshal(raw, &in); err != nil {
 		return in, storage.Errorf(storage.CodeInvalidArgument, "arguments: %v", err)
 	}
-	v := reflect.ValueOf(&in).Elem()
-	for name, s := range lifted {
-		f := v.FieldByIndex(c.lift[name])
-		if f.Kind() == reflect.Pointer {
-			f.Set(reflect.ValueOf(&s))
-		} else {
-			f.SetString(s)
-		}
-	}
+	c.setLifted(&in, lifted)
 	return in, nil
-}
-
-// liftable finds the top-level arguments that bind may lift out of its JSON
-// round trip: fields of In of type string or *string whose schema asks
-// nothing of a string but that it is one, so that checking "" in its place
-// is the same check. It maps each one's JSON name to its field's index.
-func liftable(t reflect.Type, rawSchema []byte) (map[string][]int, error) {
-	var schema struct {
-		Properties map[string]map[string]json.RawMessage `json:"properties"`
-	}
-	if err := json.Unmarshal(rawSchema, &schema); err != nil {
-		return nil, err
-	}
-	if t.Kind() != reflect.Struct {
-		return nil, nil
-	}
-	lift := map[string][]int{}
-	for _, f := range reflect.VisibleFields(t) {
-		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		prop, ok := schema.Properties[name]
-		if !f.IsExported() || !ok || (f.Type != reflect.TypeFor[string]() && f.Type != reflect.TypeFor[*string]()) {
-			continue
-		}
-		only := true
-		for k := range prop {
-			if k != "type" && k != "description" && k != "title" {
-				only = false
-			}
-		}
-		if only {
-			lift[name] = f.Index
-		}
-	}
-	return lift, nil
 }
 
 // errorResult is the one place errors become tool results: "<code>: <what>".
