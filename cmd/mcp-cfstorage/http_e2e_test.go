@@ -88,8 +88,7 @@ func (p *httpProc) connect(t testing.TB, opts ...client.ClientOption) *mcptest.S
 
 func (p *httpProc) transport(t testing.TB) *transport.StreamableHTTP {
 	t.Helper()
-	tr, err := transport.NewStreamableHTTP(p.url, transport.WithHTTPHeaders(map[string]string{"Authorization": "Bearer " + httpToken}),
-		transport.WithContinuousListening())
+	tr, err := transport.NewStreamableHTTP(p.url, transport.WithHTTPHeaders(map[string]string{"Authorization": "Bearer " + httpToken}))
 	if err != nil {
 		t.Fatal(err)
 	}
