@@ -2,6 +2,8 @@ package tools
 
 import (
 	"context"
+
+	"github.com/mcp-cfstorage/mcp-cfstorage/internal/storage"
 )
 
 type accountTools struct{ Deps }
@@ -9,7 +11,7 @@ type accountTools struct{ Deps }
 type whoamiIn struct{}
 
 type whoamiOut struct {
-	Backend      string   `json:"backend" jsonschema:"local (embedded store) or cloudflare"`
+	Backend      string   `json:"backend" jsonschema:"local (embedded store), cloudflare or wrangler (a Worker project's wrangler dev state)"`
 	AccountID    string   `json:"account_id,omitempty" jsonschema:"the Cloudflare account in use: CLOUDFLARE_ACCOUNT_ID, or else the token's only account; absent when it cannot be told"`
 	TokenStatus  string   `json:"token_status,omitempty" jsonschema:"the API token's status as Cloudflare reports it (active, disabled, expired); absent when the API did not tell"`
 	APIReachable *bool    `json:"api_reachable,omitempty" jsonschema:"cloudflare: whether the Cloudflare API answered a probe made for this call (at most 3 s); absent for the local backend, which needs no network"`
@@ -18,6 +20,8 @@ type whoamiOut struct {
 	Toolsets     []string `json:"toolsets" jsonschema:"the tool areas this server offers"`
 	DataDir      string   `json:"data_dir,omitempty" jsonschema:"where the local backend keeps its data"`
 	FilesRoots   []string `json:"files_roots" jsonschema:"directories file_path and save_to may use; a relative path is taken from the first"`
+	// Wrangler: the Worker project, on the wrangler backend.
+	Wrangler *storage.WranglerDescription `json:"wrangler,omitempty" jsonschema:"on the wrangler backend: which Worker project, which path (explorer or files) and which bindings"`
 }
 
 // whoami answers whether or not the backend's service can be reached:
@@ -30,14 +34,14 @@ func (a accountTools) whoami(ctx context.Context, _ whoamiIn) (whoamiOut, error)
 	return whoamiOut{Backend: desc.Backend, AccountID: desc.AccountID, TokenStatus: desc.TokenStatus,
 		APIReachable: desc.APIReachable, APIError: desc.APIError,
 		ReadOnly: a.Store.ReadOnly(), Toolsets: nonNil(a.Toolsets), DataDir: desc.DataDir,
-		FilesRoots: nonNil(a.Roots(ctx).Dirs())}, nil
+		FilesRoots: nonNil(a.Roots(ctx).Dirs()), Wrangler: desc.Wrangler}, nil
 }
 
 func (a accountTools) declare() ([]Tool, []error) {
 	g := newGroup(ToolsetAccount, a.Deps)
 	add(g, Spec[whoamiIn, whoamiOut]{
 		Name: "whoami", Title: "Which storage am I using?", Hints: readHints, Handle: a.whoami,
-		Description: "Report which backend this server uses (local embedded store or a Cloudflare account), the account id, whether the Cloudflare API answers (and if not, why and what to change), whether it is read-only, which tool areas it offers and which directories file arguments may use. Call it first when unsure where data goes, or when calls fail with unavailable. Never reveals credentials.",
+		Description: "Report which backend this server uses (local embedded store, a Cloudflare account, or a Worker project's wrangler dev state), the account id, whether the Cloudflare API answers (and if not, why and what to change), whether it is read-only, which tool areas it offers and which directories file arguments may use. Call it first when unsure where data goes, or when calls fail with unavailable. Never reveals credentials.",
 	})
 	return g.done()
 }

@@ -5,12 +5,15 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/cf"
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/config"
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/local"
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/storage"
+	"github.com/mcp-cfstorage/mcp-cfstorage/internal/wrangler"
 )
 
 // check verifies what the configured backend needs and prints what works
@@ -25,12 +28,14 @@ func check(ctx context.Context, args []string, getenv config.Getenv, stdout, std
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 
-	name, reason := cfg.ResolvedBackend()
+	name, reason := cfg.ResolvedBackend(wranglerProject)
 	fmt.Fprintf(stdout, "backend: %s (%s)\n", name, reason)
 	var findings []cf.Finding
 	switch name {
 	case config.BackendLocal:
 		findings = checkLocal(ctx, cfg, logger)
+	case config.BackendWrangler:
+		findings = checkWrangler(ctx, cfg, logger)
 	default:
 		b, err := cf.New(cfConfig(cfg, logger))
 		if err != nil {
@@ -88,4 +93,22 @@ func checkLocal(ctx context.Context, cfg config.Config, logger *slog.Logger) []c
 		f.Fix = "make --data-dir (CFSTORAGE_DATA_DIR) a directory this user can create and write"
 	}
 	return []cf.Finding{f}
+}
+
+// checkWrangler reads the project's config and says which path dev's state
+// is reached by.
+func checkWrangler(ctx context.Context, cfg config.Config, logger *slog.Logger) []cf.Finding {
+	b, err := wrangler.New(wranglerOptions(cfg, logger))
+	if err != nil {
+		return []cf.Finding{{Name: "wrangler config", Detail: err.Error(),
+			Fix: "run in the Worker project's directory or pass --wrangler-config"}}
+	}
+	defer b.Close()
+	d, _ := b.Describe(ctx)
+	w := d.Wrangler
+	out := []cf.Finding{{Name: "wrangler config", OK: true, Detail: fmt.Sprintf("%s: %s", w.Config, strings.Join(w.Bindings, ", "))}}
+	if w.Path == "explorer" || w.Path == "files" {
+		return append(out, cf.Finding{Name: "wrangler dev", OK: true, Detail: "reached through " + w.Path + " (" + w.URL + ")"})
+	}
+	return append(out, cf.Finding{Name: "wrangler dev", Detail: w.Path, Fix: "start wrangler dev in " + filepath.Dir(w.Config)})
 }

@@ -261,7 +261,7 @@ func TestVersionAndHelp(t *testing.T) {
 		}
 	}
 	bad := exec.Command(binary, "--backend", "nope")
-	if out, err := bad.CombinedOutput(); err == nil || !strings.Contains(string(out), "--backend") && !strings.Contains(string(out), "auto, local or cloudflare") {
+	if out, err := bad.CombinedOutput(); err == nil || !strings.Contains(string(out), "--backend") && !strings.Contains(string(out), "auto, local, cloudflare or wrangler") {
 		t.Errorf("bad flag: %v %s", err, out)
 	}
 }

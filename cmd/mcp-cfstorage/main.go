@@ -28,6 +28,7 @@ import (
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/local"
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/mcpserver"
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/storage"
+	"github.com/mcp-cfstorage/mcp-cfstorage/internal/wrangler"
 )
 
 // version and commit are set at link time by release builds
@@ -140,12 +141,21 @@ func serveHTTP(ctx context.Context, cfg config.Config, srv *server.MCPServer, lo
 
 // openBackend chooses the backend as --backend says, and logs why.
 func openBackend(cfg config.Config, logger *slog.Logger) (storage.Backend, error) {
-	name, reason := cfg.ResolvedBackend()
+	name, reason := cfg.ResolvedBackend(wranglerProject)
 	logger.Info("backend chosen", "backend", name, "reason", reason)
 	switch name {
 	case config.BackendLocal:
 		logger.Info("local data directory", "data_dir", cfg.DataDir)
 		return local.New(cfg.DataDir, local.WithLogger(logger)), nil
+	case config.BackendWrangler:
+		b, err := wrangler.New(wranglerOptions(cfg, logger))
+		if err != nil {
+			return nil, err
+		}
+		p := b.Project()
+		logger.Info("wrangler project", "config", p.ConfigPath, "env", p.Env,
+			"kv", len(p.KV), "r2", len(p.R2), "d1", len(p.D1), "remote_bindings_left_out", p.Remote)
+		return b, nil
 	default:
 		b, err := cf.New(cfConfig(cfg, logger))
 		if err != nil {
@@ -153,6 +163,31 @@ func openBackend(cfg config.Config, logger *slog.Logger) (storage.Backend, error
 		}
 		return b, nil
 	}
+}
+
+// wranglerProject is the wrangler config that --backend auto would serve:
+// --wrangler-config's, or the working directory's, when it binds KV, R2 or
+// D1; "" otherwise. A config that does not parse is left to --backend
+// wrangler, which says what is wrong with it.
+func wranglerProject(cfg config.Config) string {
+	path := cfg.WranglerConfig
+	if path == "" {
+		found, err := wrangler.FindConfig(".")
+		if err != nil {
+			return ""
+		}
+		path = found
+	}
+	p, err := wrangler.LoadProject(path, cfg.WranglerEnv)
+	if err != nil || !p.HasBindings() {
+		return ""
+	}
+	return p.ConfigPath
+}
+
+func wranglerOptions(cfg config.Config, logger *slog.Logger) wrangler.Options {
+	return wrangler.Options{ConfigPath: cfg.WranglerConfig, Env: cfg.WranglerEnv, URL: cfg.WranglerURL,
+		PersistTo: cfg.PersistTo, Logger: logger}
 }
 
 func cfConfig(cfg config.Config, logger *slog.Logger) cf.Config {

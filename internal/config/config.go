@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -26,6 +27,7 @@ const (
 	BackendAuto       = "auto"
 	BackendLocal      = "local"
 	BackendCloudflare = "cloudflare"
+	BackendWrangler   = "wrangler"
 )
 
 // Secret is a credential. It prints as [redacted] in every format and log.
@@ -53,6 +55,12 @@ type Config struct {
 	MaxRows         int
 	LogLevel        slog.Level
 
+	// The wrangler backend: a Worker project's `wrangler dev` state.
+	WranglerConfig string // --wrangler-config: "" finds one in the working directory
+	WranglerURL    string // --wrangler-url: "" takes dev.port of the config
+	PersistTo      string // --persist-to: "" is .wrangler/state beside the config
+	WranglerEnv    string // --wrangler-env: "" is the top level
+
 	// R2Jurisdiction is where the cloudflare backend's buckets live:
 	// "default", "eu" or "fedramp" ("" means default).
 	R2Jurisdiction string
@@ -75,16 +83,22 @@ type Config struct {
 }
 
 // ResolvedBackend applies --backend auto: cloudflare when an API token is
-// set, local otherwise. The reason is for the start-up log.
-func (c Config) ResolvedBackend() (backend, reason string) {
+// set; else wrangler when wranglerProject names a wrangler config that binds
+// KV, R2 or D1 (the one of --wrangler-config, or the working directory's);
+// else local. The reason is for the start-up log.
+func (c Config) ResolvedBackend(wranglerProject func(Config) string) (backend, reason string) {
 	switch {
 	case c.Backend != BackendAuto:
 		return c.Backend, "chosen with --backend " + c.Backend
 	case c.APIToken != "":
 		return BackendCloudflare, "CLOUDFLARE_API_TOKEN is set"
-	default:
-		return BackendLocal, "no CLOUDFLARE_API_TOKEN, so the embedded store is used"
 	}
+	if wranglerProject != nil {
+		if path := wranglerProject(c); path != "" {
+			return BackendWrangler, "no CLOUDFLARE_API_TOKEN, and " + path + " binds KV, R2 or D1: serving that Worker's wrangler dev storage"
+		}
+	}
+	return BackendLocal, "no CLOUDFLARE_API_TOKEN and no wrangler config with KV, R2 or D1 bindings here, so the embedded store is used"
 }
 
 // Getenv looks up an environment variable; os.Getenv in production.
@@ -102,18 +116,37 @@ type option struct {
 func options() []option {
 	return []option{
 		{name: "backend", env: "CFSTORAGE_BACKEND", def: BackendAuto,
-			usage: "where data lives: auto (cloudflare when CLOUDFLARE_API_TOKEN is set, else local), local, cloudflare",
+			usage: "where data lives: auto (cloudflare when CLOUDFLARE_API_TOKEN is set, else wrangler when the working directory's wrangler config binds KV, R2 or D1, else local), local, cloudflare, wrangler",
 			set: func(c *Config, v string) error {
 				switch v {
-				case BackendAuto, BackendLocal, BackendCloudflare:
+				case BackendAuto, BackendLocal, BackendCloudflare, BackendWrangler:
 					c.Backend = v
 					return nil
 				}
-				return fmt.Errorf("must be auto, local or cloudflare")
+				return fmt.Errorf("must be auto, local, cloudflare or wrangler")
 			}},
 		{name: "data-dir", env: "CFSTORAGE_DATA_DIR", def: "$XDG_DATA_HOME/mcp-cfstorage or ~/.local/share/mcp-cfstorage",
 			usage: "directory of the local backend's data",
 			set:   func(c *Config, v string) error { c.DataDir = v; return nil }},
+		{name: "wrangler-config", env: "CFSTORAGE_WRANGLER_CONFIG", def: "wrangler.json, wrangler.jsonc or wrangler.toml in the working directory",
+			usage: "the Worker project's wrangler config, for the wrangler backend",
+			set:   func(c *Config, v string) error { c.WranglerConfig = v; return nil }},
+		{name: "wrangler-url", env: "CFSTORAGE_WRANGLER_URL", def: "http://127.0.0.1:<dev.port of the config, or 8787>",
+			usage: "where wrangler dev answers, for the wrangler backend",
+			set: func(c *Config, v string) error {
+				u, err := url.Parse(v)
+				if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+					return fmt.Errorf("must be an http:// or https:// URL, such as http://127.0.0.1:8787")
+				}
+				c.WranglerURL = v
+				return nil
+			}},
+		{name: "persist-to", env: "CFSTORAGE_PERSIST_TO", def: ".wrangler/state beside the wrangler config",
+			usage: "wrangler dev's --persist-to directory, for the wrangler backend",
+			set:   func(c *Config, v string) error { c.PersistTo = v; return nil }},
+		{name: "wrangler-env", env: "CFSTORAGE_WRANGLER_ENV",
+			usage: "environment of the wrangler config whose bindings to serve (wrangler dev --env); bindings are not inherited from the top level",
+			set:   func(c *Config, v string) error { c.WranglerEnv = v; return nil }},
 		{name: "read-only", env: "CFSTORAGE_READ_ONLY", boolean: true, def: "false",
 			usage: "offer only tools that change nothing, and refuse every write",
 			set: func(c *Config, v string) (err error) {

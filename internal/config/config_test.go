@@ -68,18 +68,49 @@ func TestSecretsNeverPrint(t *testing.T) {
 }
 
 func TestBackendAuto(t *testing.T) {
+	project := func(Config) string { return "/w/wrangler.jsonc" }
+	none := func(Config) string { return "" }
 	for _, tc := range []struct {
-		backend, token, want string
+		backend, token string
+		project        func(Config) string
+		want           string
 	}{
-		{BackendAuto, "", BackendLocal},
-		{BackendAuto, "t", BackendCloudflare},
-		{BackendLocal, "t", BackendLocal},
-		{BackendCloudflare, "", BackendCloudflare},
+		{BackendAuto, "", nil, BackendLocal},
+		{BackendAuto, "", none, BackendLocal},
+		{BackendAuto, "t", nil, BackendCloudflare},
+		{BackendAuto, "t", project, BackendCloudflare}, // a token wins over a project
+		{BackendAuto, "", project, BackendWrangler},
+		{BackendLocal, "t", project, BackendLocal},
+		{BackendCloudflare, "", project, BackendCloudflare},
+		{BackendWrangler, "t", none, BackendWrangler},
 	} {
 		c := Config{Backend: tc.backend, APIToken: Secret(tc.token)}
-		if got, reason := c.ResolvedBackend(); got != tc.want || reason == "" {
+		if got, reason := c.ResolvedBackend(tc.project); got != tc.want || reason == "" {
 			t.Errorf("%s with token %q: %s (%q), want %s", tc.backend, tc.token, got, reason, tc.want)
 		}
+	}
+	c := Config{Backend: BackendAuto}
+	if _, reason := c.ResolvedBackend(project); !strings.Contains(reason, "/w/wrangler.jsonc") {
+		t.Errorf("the reason does not name the config: %q", reason)
+	}
+}
+
+func TestWranglerOptions(t *testing.T) {
+	c, err := Load([]string{"--backend", "wrangler", "--wrangler-url", "http://127.0.0.1:9000", "--wrangler-env", "staging"},
+		env(map[string]string{"CFSTORAGE_WRANGLER_CONFIG": "w/wrangler.toml", "CFSTORAGE_PERSIST_TO": "/tmp/state", "CFSTORAGE_WRANGLER_ENV": "prod"}), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Backend != BackendWrangler || c.WranglerConfig != "w/wrangler.toml" || c.WranglerURL != "http://127.0.0.1:9000" || c.PersistTo != "/tmp/state" || c.WranglerEnv != "staging" {
+		t.Errorf("wrangler options: %+v", c)
+	}
+	for _, bad := range []string{"127.0.0.1:8787", "ftp://x", "http://"} {
+		if _, err := Load([]string{"--wrangler-url", bad}, env(nil), &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "http://") {
+			t.Errorf("--wrangler-url %q: %v", bad, err)
+		}
+	}
+	if _, err := Load([]string{"--backend", "miniflare"}, env(nil), &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "wrangler") {
+		t.Errorf("--backend miniflare: %v", err)
 	}
 }
 
@@ -106,7 +137,7 @@ func TestBadValues(t *testing.T) {
 		env  map[string]string
 		want string
 	}{
-		{[]string{"--backend", "s3"}, nil, "auto, local or cloudflare"},
+		{[]string{"--backend", "s3"}, nil, "auto, local, cloudflare or wrangler"},
 		{[]string{"--max-inline-bytes", "-1"}, nil, "positive"},
 		{[]string{"--max-rows", "0"}, nil, "positive"},
 		{nil, map[string]string{"CFSTORAGE_MAX_ROWS": "many"}, "CFSTORAGE_MAX_ROWS"},

@@ -11,7 +11,7 @@ import (
 // Cloudflare account, and later others. Nothing above this package may assume
 // which one it is talking to.
 type Backend interface {
-	// Name is the backend's short name ("local", "cloudflare").
+	// Name is the backend's short name ("local", "cloudflare", "wrangler").
 	Name() string
 	KV() KV
 	R2() R2
@@ -37,6 +37,23 @@ type Description struct {
 	// says why it did not answer, or refused, and what to change.
 	APIReachable *bool  `json:"api_reachable,omitempty"`
 	APIError     string `json:"api_error,omitempty"`
+	// Wrangler is what the wrangler backend works on; nil for the others.
+	Wrangler *WranglerDescription `json:"wrangler,omitempty"`
+}
+
+// WranglerDescription says which Worker project the wrangler backend serves
+// and how it reaches the project's state.
+type WranglerDescription struct {
+	Config string `json:"config" jsonschema:"the wrangler config whose bindings are served"`
+	Env    string `json:"env,omitempty" jsonschema:"the environment (--wrangler-env) whose bindings are served"`
+	// Path is "explorer" while wrangler dev runs (its Local Explorer API at
+	// URL), "files" when it does not (the persisted state in PersistDir).
+	Path       string `json:"path" jsonschema:"explorer: through the Local Explorer API of the running wrangler dev; files: the persisted state, dev not running"`
+	URL        string `json:"url" jsonschema:"where wrangler dev is expected"`
+	PersistDir string `json:"persist_dir" jsonschema:"wrangler dev's --persist-to directory"`
+	// Bindings name each bound namespace, bucket and database:
+	// "KV CACHE (id)", "R2 ASSETS (bucket)", "D1 DB (id)".
+	Bindings []string `json:"bindings" jsonschema:"the project's KV, R2 and D1 bindings, with the ids wrangler dev uses"`
 }
 
 // ListOptions pages through a listing. Cursor is opaque: pass back what the

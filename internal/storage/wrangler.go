@@ -28,8 +28,12 @@ func BindingName(name, fallback string) string {
 	return id
 }
 
-// KVBindingTOML is the wrangler.toml block that binds a KV namespace.
+// KVBindingTOML is the wrangler.toml block that binds a KV namespace. With
+// no id, wrangler dev keeps the data under the binding name.
 func KVBindingTOML(binding, namespaceID string) string {
+	if namespaceID == "" {
+		return fmt.Sprintf("[[kv_namespaces]]\nbinding = %q\n", binding)
+	}
 	return fmt.Sprintf("[[kv_namespaces]]\nbinding = %q\nid = %q\n", binding, namespaceID)
 }
 
@@ -42,7 +46,42 @@ func R2BindingTOML(binding string, b Bucket) string {
 	return s
 }
 
-// D1BindingTOML is the wrangler.toml block that binds a D1 database.
+// D1BindingTOML is the wrangler.toml block that binds a D1 database. With
+// no id, wrangler dev keeps the database under the binding name.
 func D1BindingTOML(binding string, db Database) string {
+	if db.ID == "" {
+		return fmt.Sprintf("[[d1_databases]]\nbinding = %q\ndatabase_name = %q\n", binding, db.Name)
+	}
 	return fmt.Sprintf("[[d1_databases]]\nbinding = %q\ndatabase_name = %q\ndatabase_id = %q\n", binding, db.Name, db.ID)
+}
+
+// KVBindingJSON is the entry of "kv_namespaces" in a wrangler.json(c) that
+// binds a KV namespace; with no id, wrangler dev uses the binding name.
+func KVBindingJSON(binding, namespaceID string) string {
+	return bindingJSON("kv_namespaces", "binding", binding, "id", namespaceID)
+}
+
+// R2BindingJSON is the entry of "r2_buckets" that binds an R2 bucket.
+func R2BindingJSON(binding string, b Bucket) string {
+	j := b.Jurisdiction
+	if j == "default" {
+		j = ""
+	}
+	return bindingJSON("r2_buckets", "binding", binding, "bucket_name", b.Name, "jurisdiction", j)
+}
+
+// D1BindingJSON is the entry of "d1_databases" that binds a D1 database.
+func D1BindingJSON(binding string, db Database) string {
+	return bindingJSON("d1_databases", "binding", binding, "database_name", db.Name, "database_id", db.ID)
+}
+
+// bindingJSON writes `"list": [{"k": "v", ...}]`, leaving out empty values.
+func bindingJSON(list string, kv ...string) string {
+	var fields []string
+	for i := 0; i+1 < len(kv); i += 2 {
+		if kv[i+1] != "" {
+			fields = append(fields, fmt.Sprintf("%q: %q", kv[i], kv[i+1]))
+		}
+	}
+	return fmt.Sprintf("%q: [{ %s }]", list, strings.Join(fields, ", "))
 }

@@ -28,3 +28,22 @@ func TestBindingTOML(t *testing.T) {
 		t.Errorf("default jurisdiction block = %q", def)
 	}
 }
+
+// TestBindingBlocksWithoutIDs: wrangler dev keys a binding without an id by
+// its name, so the wrangler backend suggests blocks without one; the JSON
+// forms are for wrangler.json(c) projects.
+func TestBindingBlocksWithoutIDs(t *testing.T) {
+	for _, tc := range []struct{ got, want string }{
+		{storage.KVBindingTOML("CACHE", ""), "[[kv_namespaces]]\nbinding = \"CACHE\"\n"},
+		{storage.D1BindingTOML("DB", storage.Database{Name: "db"}), "[[d1_databases]]\nbinding = \"DB\"\ndatabase_name = \"db\"\n"},
+		{storage.KVBindingJSON("CACHE", ""), `"kv_namespaces": [{ "binding": "CACHE" }]`},
+		{storage.KVBindingJSON("CACHE", "0123"), `"kv_namespaces": [{ "binding": "CACHE", "id": "0123" }]`},
+		{storage.R2BindingJSON("A", storage.Bucket{Name: "a", Jurisdiction: "eu"}), `"r2_buckets": [{ "binding": "A", "bucket_name": "a", "jurisdiction": "eu" }]`},
+		{storage.R2BindingJSON("A", storage.Bucket{Name: "a", Jurisdiction: "default"}), `"r2_buckets": [{ "binding": "A", "bucket_name": "a" }]`},
+		{storage.D1BindingJSON("DB", storage.Database{Name: "db"}), `"d1_databases": [{ "binding": "DB", "database_name": "db" }]`},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("got %q, want %q", tc.got, tc.want)
+		}
+	}
+}
