@@ -203,6 +203,7 @@ func runCheckBundle(ctx context.Context, args []string) error {
 	dir := fs.String("dir", "", "the unpacked bundle")
 	config := fs.String("config", "", "the resolved mcp_config (JSON)")
 	home := fs.String("home", os.TempDir(), "HOME of the server")
+	readOnly := fs.Bool("read-only", false, "the config sets read-only: expect fewer tools than the manifest lists, all of them listed")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -218,10 +219,31 @@ func runCheckBundle(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("start %s: %w", sc.Command, err)
 	}
+	if *readOnly {
+		if err := fewerTools(m.Tools, got); err != nil {
+			return err
+		}
+		fmt.Printf("bundle %s %s, read-only: %s serves %d of the %d tools its manifest lists\n", m.Name, m.Version, sc.Command, len(got), len(m.Tools))
+		return nil
+	}
 	if err := sameTools(m.Tools, got); err != nil {
 		return err
 	}
 	fmt.Printf("bundle %s %s: %s serves the %d tools its manifest lists\n", m.Name, m.Version, sc.Command, len(got))
+	return nil
+}
+
+// fewerTools checks a read-only server's tools: some, not all, of the
+// manifest's, each as the manifest describes it.
+func fewerTools(manifest, served []bundleTool) error {
+	if len(served) == 0 || len(served) >= len(manifest) {
+		return fmt.Errorf("read-only: %d tools served of the %d listed, want fewer but some", len(served), len(manifest))
+	}
+	for _, t := range served {
+		if !slices.Contains(manifest, t) {
+			return fmt.Errorf("read-only: %s is served but not listed as such", t.Name)
+		}
+	}
 	return nil
 }
 

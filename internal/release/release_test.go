@@ -237,6 +237,12 @@ func TestListTools(t *testing.T) {
 	if len(ro) == 0 || len(ro) >= len(all) || slices.ContainsFunc(ro, func(b bundleTool) bool { return b.Name == "kv_put" }) {
 		t.Errorf("read-only lists %d of %d tools, kv_put among them: %v", len(ro), len(all), ro)
 	}
+	if err := fewerTools(all, ro); err != nil {
+		t.Error(err)
+	}
+	if err := fewerTools(all, all); err == nil {
+		t.Error("read-only serving every tool passed")
+	}
 	if err := sameTools(all, all); err != nil {
 		t.Error(err)
 	}

@@ -75,6 +75,10 @@ mkdir -p "$work/home" "$work/files"
 HOME="$work/home" node "$here/resolve.mjs" "$work/bundle" "{\"files_root\": \"$work/files\"}" >"$work/resolved.json"
 cat "$work/resolved.json"; echo
 go run ./internal/release check-bundle -dir "$work/bundle" -config "$work/resolved.json" -home "$work/home"
+# The read-only setting reaches the server: fewer tools.
+HOME="$work/home" node "$here/resolve.mjs" "$work/bundle" '{"read_only": true}' >"$work/resolved-ro.json"
+grep -q '"CFSTORAGE_READ_ONLY":"true"' "$work/resolved-ro.json" || { echo "read_only did not resolve: $(cat "$work/resolved-ro.json")"; exit 1; }
+go run ./internal/release check-bundle -read-only -dir "$work/bundle" -config "$work/resolved-ro.json" -home "$work/home"
 
 echo "== 4. server.json"
 registry="$(cd "$work" && GOFLAGS=-mod=mod go mod download -json github.com/modelcontextprotocol/registry@v1.8.9 | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')"
