@@ -29,7 +29,7 @@ import (
 
 // ErrNoRoots is returned by Open and Create when no root is
 // configured. File access is opt-in, so an empty Roots refuses everything.
-var ErrNoRoots = errors.New("file access is disabled: start the server with --files-root DIR (env CFSTORAGE_FILES_ROOT) or let the client announce roots")
+var ErrNoRoots = errors.New("file access is disabled: start the server with --files-root DIR (env CFSTORAGE_FILES_ROOT) or, over stdio, let the client announce roots")
 
 // ErrOutside is matched (with errors.Is) by errors for paths that resolve
 // outside every allowed root. The error text itself names the path and the
