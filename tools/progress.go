@@ -2,6 +2,7 @@ package tools
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -48,17 +49,39 @@ func reportProgress(ctx context.Context, total int64, message string) func(done 
 	}
 	t := &throttle{total: total, now: time.Now}
 	return func(done int64) {
-		if !t.due(done) {
+		prev, ok := t.due(done)
+		if !ok {
 			return
 		}
 		params := map[string]any{"progressToken": p.token, "progress": done, "message": message}
 		if total > 0 {
 			params["total"] = total
 		}
-		// A client that went away must not fail the operation.
-		_ = p.srv.SendNotificationToClient(ctx, "notifications/progress", params)
+		// mcp-go drops a notification when the session's queue is full (a
+		// slow client). Dropped, it is not sent: the next report tries again;
+		// the final one, which the client's bar waits for, is retried for a
+		// moment. A client that went away must not fail the operation.
+		for wait := time.Millisecond; ; wait *= 2 {
+			err := p.srv.SendNotificationToClient(ctx, "notifications/progress", params)
+			if !errors.Is(err, server.ErrNotificationChannelBlocked) {
+				return
+			}
+			if total <= 0 || done < total || wait > finalProgressWait {
+				t.undo(prev)
+				return
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(wait):
+			}
+		}
 	}
 }
+
+// finalProgressWait bounds the retries of the last notification (about
+// twice this in all).
+const finalProgressWait = time.Second
 
 // throttle decides which progress reports become notifications: the first,
 // the one that reaches the total, and between them one per progressStep of
@@ -74,21 +97,39 @@ type throttle struct {
 	lastAt   time.Time
 }
 
-func (t *throttle) due(done int64) bool {
+// sentState is what the throttle knew before a report it let through, so
+// that a notification that could not be sent can be taken back.
+type sentState struct {
+	sent     bool
+	lastDone int64
+	lastAt   time.Time
+}
+
+// due reports whether done becomes a notification, and the state to restore
+// with undo if it cannot be sent.
+func (t *throttle) due(done int64) (sentState, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	prev := sentState{t.sent, t.lastDone, t.lastAt}
 	now := t.now()
 	step := max(int64(float64(t.total)*progressStep), 1)
 	switch {
 	case !t.sent:
 	case done == t.lastDone:
-		return false
+		return prev, false
 	case t.total > 0 && done >= t.total:
 	case t.total > 0 && done-t.lastDone >= step:
 	case now.Sub(t.lastAt) >= progressInterval:
 	default:
-		return false
+		return prev, false
 	}
 	t.sent, t.lastDone, t.lastAt = true, done, now
-	return true
+	return prev, true
+}
+
+// undo forgets the last report due let through: it was not sent.
+func (t *throttle) undo(prev sentState) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.sent, t.lastDone, t.lastAt = prev.sent, prev.lastDone, prev.lastAt
 }

@@ -110,10 +110,31 @@ func TestThrottle(t *testing.T) {
 			th := &throttle{total: tc.total, now: func() time.Time { return now }}
 			for i, r := range tc.reports {
 				now = now.Add(r.after)
-				if got := th.due(r.done); got != r.want {
+				if _, got := th.due(r.done); got != r.want {
 					t.Errorf("report %d (%d after %v): due = %v, want %v", i, r.done, r.after, got, r.want)
 				}
 			}
 		})
+	}
+}
+
+// A notification the session could not queue is taken back: the next report
+// is due as if it had never been let through.
+func TestThrottleUndo(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	th := &throttle{total: 1000, now: func() time.Time { return now }}
+	if _, ok := th.due(1); !ok {
+		t.Fatal("the first report is not due")
+	}
+	prev, ok := th.due(20)
+	if !ok {
+		t.Fatal("a report 1.9% further is not due")
+	}
+	if _, ok := th.due(21); ok {
+		t.Fatal("a report 0.1% further is due")
+	}
+	th.undo(prev)
+	if _, ok := th.due(21); !ok {
+		t.Fatal("after undo, a report 2% past the last one sent is not due")
 	}
 }
