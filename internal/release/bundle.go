@@ -84,22 +84,26 @@ type userConfig struct {
 // variables. Every setting has a default, so none is left as a literal
 // "${user_config...}" when the user fills in nothing; the server treats an
 // empty variable as unset (no token: the embedded backend).
-var bundleEnv = map[string]string{
-	"CLOUDFLARE_API_TOKEN":  "${user_config.api_token}",
-	"CLOUDFLARE_ACCOUNT_ID": "${user_config.account_id}",
-	"CFSTORAGE_FILES_ROOT":  "${user_config.files_root}",
-	"CFSTORAGE_READ_ONLY":   "${user_config.read_only}",
+func bundleEnv() map[string]string {
+	return map[string]string{
+		"CLOUDFLARE_API_TOKEN":  "${user_config.api_token}",
+		"CLOUDFLARE_ACCOUNT_ID": "${user_config.account_id}",
+		"CFSTORAGE_FILES_ROOT":  "${user_config.files_root}",
+		"CFSTORAGE_READ_ONLY":   "${user_config.read_only}",
+	}
 }
 
-var bundleUserConfig = map[string]userConfig{
-	"api_token": {Type: "string", Title: "Cloudflare API token", Sensitive: true, Default: "",
-		Description: "A Cloudflare API token with Workers KV Storage, Workers R2 Storage and D1 permissions (Edit, or Read for read-only). Leave empty to try the server on a local store on this computer."},
-	"account_id": {Type: "string", Title: "Cloudflare account ID", Default: "",
-		Description: "The account to work on. Optional when the token sees exactly one account."},
-	"files_root": {Type: "directory", Title: "Files directory", Default: "",
-		Description: "The directory whose files the assistant may upload from and download to. Without one, file arguments are refused."},
-	"read_only": {Type: "boolean", Title: "Read-only", Default: false,
-		Description: "Offer only the tools that read, and refuse every write."},
+func bundleUserConfig() map[string]userConfig {
+	return map[string]userConfig{
+		"api_token": {Type: "string", Title: "Cloudflare API token", Sensitive: true, Default: "",
+			Description: "A Cloudflare API token with Workers KV Storage, Workers R2 Storage and D1 permissions (Edit, or Read for read-only). Leave empty to try the server on a local store on this computer."},
+		"account_id": {Type: "string", Title: "Cloudflare account ID", Default: "",
+			Description: "The account to work on. Optional when the token sees exactly one account."},
+		"files_root": {Type: "directory", Title: "Files directory", Default: "",
+			Description: "The directory whose files the assistant may upload from and download to. Without one, file arguments are refused."},
+		"read_only": {Type: "boolean", Title: "Read-only", Default: false,
+			Description: "Offer only the tools that read, and refuse every write."},
+	}
 }
 
 // bundleManifest is the manifest of r's bundle for t, listing tools.
@@ -120,12 +124,12 @@ func bundleManifest(r release, t target, tools []bundleTool) manifest {
 		Documentation: repoURL + "#readme",
 		Icon:          "icon.png",
 		Server: bundleServer{Type: "binary", EntryPoint: entry, MCPConfig: serverCommand{
-			Command: "${__dirname}/" + entry, Args: []string{}, Env: bundleEnv,
+			Command: "${__dirname}/" + entry, Args: []string{}, Env: bundleEnv(),
 		}},
 		Tools:         tools,
 		Keywords:      []string{"cloudflare", "kv", "r2", "d1", "storage", "s3"},
 		Compatibility: compatibility{Platforms: []string{t.mcpbPlatform()}},
-		UserConfig:    bundleUserConfig,
+		UserConfig:    bundleUserConfig(),
 	}
 }
 

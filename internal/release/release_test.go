@@ -200,7 +200,7 @@ func TestBundleManifest(t *testing.T) {
 			}
 		}
 	}
-	uc := bundleUserConfig
+	uc := bundleUserConfig()
 	if !uc["api_token"].Sensitive || uc["account_id"].Sensitive || uc["files_root"].Type != "directory" || uc["read_only"].Type != "boolean" {
 		t.Errorf("user_config: %+v", uc)
 	}
