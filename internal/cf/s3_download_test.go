@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
@@ -37,11 +36,8 @@ import (
 //
 //	go test ./internal/cf/ -run '^$' -bench DownloadLarge -benchtime 4x -count 3
 func BenchmarkDownloadLarge(b *testing.B) {
-	endpoint, serverPID := startFakeS3Process(b)
-	s, err := newObjectStore(objectConfig{Endpoint: endpoint, AccessKeyID: "id", SecretAccessKey: testSecret})
-	if err != nil {
-		b.Fatal(err)
-	}
+	endpoint, _, serverPID := startFakeS3Process(b)
+	s := benchStore(b, endpoint)
 	const size = 256 * mib
 	f, err := os.Open(sparseFile(b, size))
 	if err != nil {
@@ -120,7 +116,7 @@ func procCPU(pid int) time.Duration {
 // plainS3Client is an S3 client as the SDK makes it, with the settings that
 // concern the data path as ours has them: path-style requests, checksums
 // only where required (R2's setting; no response checksum is computed), and
-// the SDK's own HTTP client.
+// the same HTTP client (benchHTTPClient).
 func plainS3Client(endpoint string) *s3.Client {
 	return s3.New(s3.Options{
 		Region:                     "auto",
@@ -129,9 +125,7 @@ func plainS3Client(endpoint string) *s3.Client {
 		Credentials:                credentials.NewStaticCredentialsProvider("id", testSecret, ""),
 		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
 		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
-		HTTPClient: awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
-			t.ResponseHeaderTimeout = responseHeaderTimeout
-		}),
+		HTTPClient:                 benchHTTPClient(),
 	})
 }
 
