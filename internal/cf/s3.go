@@ -126,6 +126,9 @@ type objectStore struct {
 	copyThreshold int64
 	copyPartSize  int64
 	stall         time.Duration
+	// signPayload is true over plain HTTP, where SigV4 signs each upload's
+	// SHA-256 (see digest).
+	signPayload bool
 
 	// buffers holds *[]byte of partSize bytes: part buffers of plain
 	// readers, reused across uploads (and let go by the GC when idle).
@@ -164,6 +167,9 @@ func newObjectStore(cfg objectConfig) (*objectStore, error) {
 		return nil, fmt.Errorf("cf: R2 multipart threshold %d must not be negative", s.threshold)
 	case s.stall < 0:
 		return nil, fmt.Errorf("cf: R2 stall time %s must not be negative", s.stall)
+	}
+	if u, err := url.Parse(endpoint); err == nil && u.Scheme == "http" {
+		s.signPayload = true
 	}
 	if s.now == nil {
 		s.now = time.Now

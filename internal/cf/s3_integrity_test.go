@@ -3,6 +3,7 @@ package cf
 import (
 	"bytes"
 	"crypto/md5"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -201,5 +202,53 @@ func TestS3MultipartCompleteAnswerLost(t *testing.T) {
 	wantCode(t, err, storage.CodeConflict, "aborted elsewhere")
 	if got, _ := mustGet(t, s, "mp", "k", nil); !bytes.Equal(got, data) {
 		t.Error("the object changed though its upload failed")
+	}
+}
+
+// TestS3PayloadHashOnlyOverHTTP checks what each upload request signs as its
+// payload: over plain HTTP the SHA-256 of its bytes, which we compute in the
+// read that makes the Content-MD5; over HTTPS, as the SDK does there,
+// UNSIGNED-PAYLOAD, so no SHA-256 is computed at all (issue 14: CPU is what
+// a busy machine's uploads wait for). Content-MD5 goes either way.
+func TestS3PayloadHashOnlyOverHTTP(t *testing.T) {
+	const partSize = 5 * mib
+	data := testData(2*partSize+777, 23)
+	for _, tls := range []bool{false, true} {
+		f := newFakeS3(t, tls)
+		f.createBucket(t, "h")
+		s, _ := newTestStore(t, f, func(c *objectConfig) { c.PartSize, c.MultipartThreshold = partSize, partSize })
+		if s.signPayload == tls {
+			t.Errorf("TLS %v: signPayload %v", tls, s.signPayload)
+		}
+		mustPut(t, s, storage.ObjectPut{Bucket: "h", Key: "parts", Body: writeFile(t, data), Size: int64(len(data))})
+		mustPut(t, s, storage.ObjectPut{Bucket: "h", Key: "one", Body: plainReader(data[:1000]), Size: 1000})
+		var seen int
+		for _, r := range f.requests() {
+			var body []byte
+			switch r.Op {
+			case "UploadPart":
+				i := int(r.Query.Get("partNumber")[0] - '1')
+				body = data[i*partSize : min((i+1)*partSize, len(data))]
+			case "PutObject":
+				body = data[:1000]
+			default:
+				continue
+			}
+			seen++
+			want := "UNSIGNED-PAYLOAD"
+			if !tls {
+				sum := sha256.Sum256(body)
+				want = hex.EncodeToString(sum[:])
+			}
+			if got := r.Header.Get("X-Amz-Content-Sha256"); got != want {
+				t.Errorf("TLS %v: %s %s: x-amz-content-sha256 %q, want %q", tls, r.Op, r.Path, got, want)
+			}
+			if got := r.Header.Get("Content-MD5"); got != contentMD5(body) {
+				t.Errorf("TLS %v: %s %s: Content-MD5 %q, want %q", tls, r.Op, r.Path, got, contentMD5(body))
+			}
+		}
+		if seen != 4 {
+			t.Errorf("TLS %v: %d uploads seen, want 3 parts and a PutObject", tls, seen)
+		}
 	}
 }

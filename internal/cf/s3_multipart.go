@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"maps"
 	"net/http"
@@ -90,7 +91,7 @@ func (s *objectStore) putSingle(ctx context.Context, put storage.ObjectPut, body
 		}
 		r = bytes.NewReader(buf)
 	}
-	sum, err := digestOf(r)
+	sum, err := digestOf(r, s.signPayload)
 	if err != nil {
 		return storage.ObjectInfo{}, s3Err("uploading", put.Bucket, put.Key, err)
 	}
@@ -183,7 +184,7 @@ func (s *objectStore) putMultipart(ctx context.Context, put storage.ObjectPut, b
 		return func() error {
 			defer release()
 			// Hashed here, concurrently, and sent with the part.
-			sum, err := digestOf(r)
+			sum, err := digestOf(r, s.signPayload)
 			if err != nil {
 				return err
 			}
@@ -305,24 +306,38 @@ func multipartETag(parts []types.CompletedPart) (string, bool) {
 
 // digest is what an upload's body is checked by: its MD5, sent as
 // Content-MD5 so that R2 refuses bytes that arrive other than they were
-// read (BadDigest), and its SHA-256, the payload hash that SigV4 signs.
-// Both come from one read of the body, before it is sent: the SDK would
-// otherwise read it once more for the SHA-256.
+// read (BadDigest), and, over plain HTTP, its SHA-256, the payload hash that
+// SigV4 signs. Both come from one read of the body, before it is sent: the
+// SDK would otherwise read it once more for the SHA-256. Over HTTPS (R2's
+// endpoints) the SDK signs UNSIGNED-PAYLOAD for PutObject and UploadPart:
+// TLS guards the bytes on the way, and the signed Content-MD5 binds them,
+// so the SHA-256 would be CPU spent for nothing.
 type digest struct {
 	md5    []byte
-	sha256 string
+	sha256 string // "" over HTTPS
 }
 
-// digestOf reads r through both hashes and rewinds it.
-func digestOf(r io.ReadSeeker) (digest, error) {
-	m, h := md5.New(), sha256.New()
-	if _, err := io.Copy(io.MultiWriter(m, h), r); err != nil {
+// digestOf reads r through the hashes and rewinds it; withSHA256 adds the
+// SHA-256.
+func digestOf(r io.ReadSeeker, withSHA256 bool) (digest, error) {
+	m := md5.New()
+	var w io.Writer = m
+	var h hash.Hash
+	if withSHA256 {
+		h = sha256.New()
+		w = io.MultiWriter(m, h)
+	}
+	if _, err := io.Copy(w, r); err != nil {
 		return digest{}, err
 	}
 	if _, err := r.Seek(0, io.SeekStart); err != nil {
 		return digest{}, err
 	}
-	return digest{md5: m.Sum(nil), sha256: hex.EncodeToString(h.Sum(nil))}, nil
+	d := digest{md5: m.Sum(nil)}
+	if h != nil {
+		d.sha256 = hex.EncodeToString(h.Sum(nil))
+	}
+	return d, nil
 }
 
 func (d digest) contentMD5() *string {
@@ -330,8 +345,12 @@ func (d digest) contentMD5() *string {
 }
 
 // signed is an option of the call that sends the body: SigV4 signs the
-// SHA-256 of d (the SDK computes none when one is set).
+// SHA-256 of d (the SDK computes none when one is set); without one, the
+// SDK's choice (UNSIGNED-PAYLOAD over HTTPS).
 func (d digest) signed() func(*s3.Options) {
+	if d.sha256 == "" {
+		return func(*s3.Options) {}
+	}
 	preset := middleware.InitializeMiddlewareFunc("PresetPayloadHash",
 		func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
 			return next.HandleInitialize(v4.SetPayloadHash(ctx, d.sha256), in)

@@ -1,6 +1,7 @@
 package durable
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -43,5 +44,28 @@ func TestSyncDir(t *testing.T) {
 		if err := tc.sync(); (err != nil) != tc.wantErr {
 			t.Errorf("%s: error = %v, want error %v", tc.name, err, tc.wantErr)
 		}
+	}
+}
+
+// TestStartWritebackIsAHint starts the writeback of a file's data, of a
+// range past its end, and of a closed file: none fails or changes the data.
+func TestStartWritebackIsAHint(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "f")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := bytes.Repeat([]byte("0123456789abcdef"), 4096)
+	if _, err := f.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	StartWriteback(f, 0, int64(len(data)))
+	StartWriteback(f, int64(len(data)), 1<<20)
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	StartWriteback(f, 0, 1)
+	if got, err := os.ReadFile(path); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("read back %d bytes (%v), not the %d written", len(got), err, len(data))
 	}
 }

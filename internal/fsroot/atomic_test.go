@@ -1,6 +1,7 @@
 package fsroot
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
@@ -224,5 +225,37 @@ func TestAtomicLongName(t *testing.T) {
 	}
 	if got, err := os.ReadFile(path); err != nil || string(got) != "x" {
 		t.Errorf("content = %q, %v", got, err)
+	}
+}
+
+// TestAtomicLargeWrite writes a file over several writeback chunks, in
+// writes of odd sizes that straddle them, and finds every byte in place:
+// starting the writeback on the way changes nothing of the content.
+func TestAtomicLargeWrite(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "large.bin")
+	af, err := create(t, path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := make([]byte, 2*writebackChunk+12345)
+	for i := range want {
+		want[i] = byte(i*7 + i>>13)
+	}
+	for rest := want; len(rest) > 0; {
+		n := min(len(rest), 3<<20+17)
+		if m, err := af.Write(rest[:n]); err != nil || m != n {
+			t.Fatalf("Write = %d, %v", m, err)
+		}
+		rest = rest[n:]
+	}
+	if af.written != int64(len(want)) || af.flushed == 0 || af.written-af.flushed >= writebackChunk {
+		t.Errorf("written %d, writeback started for %d", af.written, af.flushed)
+	}
+	if err := af.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(path)
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("read back %d bytes (%v), not the %d written", len(got), err, len(want))
 	}
 }
