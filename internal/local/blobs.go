@@ -28,8 +28,12 @@ import (
 const (
 	// orphanAge is how old an unreferenced blob or temp file must be before
 	// the sweep removes it; a younger one may belong to a write in flight.
-	orphanAge   = time.Hour
-	copyBufSize = 1 << 20
+	orphanAge = time.Hour
+	// copyBufSize is the chunk an upload is read, hashed and written in.
+	// Not larger: on the test machine, 1 GiB written in 1 MiB chunks took
+	// 1.7x as long as in 128 KiB ones (BenchmarkR2Upload), the chunk no
+	// longer staying in the CPU's cache between the hash and the write.
+	copyBufSize = 128 << 10
 )
 
 // isBlobID reports whether name is one randomID could return, so the sweep

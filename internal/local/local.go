@@ -424,10 +424,9 @@ func (s *store) view(ctx context.Context, op string, fn func(tx queries) error) 
 	if err != nil {
 		return dbErr(ctx, op, err)
 	}
-	err = fn(queries{s, tx})
-	_ = tx.Rollback() // read-only: nothing to lose
-	s.prepareUnprepared(ctx)
-	return err
+	defer s.prepareUnprepared(ctx) // once the connection is back in the pool
+	defer tx.Rollback()            //nolint:errcheck // read-only: nothing to lose
+	return fn(queries{s, tx})
 }
 
 // q runs statements outside any transaction.
