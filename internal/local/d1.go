@@ -162,7 +162,7 @@ func (d *d1Store) CreateDatabase(ctx context.Context, spec storage.DatabaseSpec)
 		os.Remove(path)
 		return storage.Database{}, fsErr(ctx, "creating database file", err)
 	}
-	err = st.update(ctx, "creating database", func(tx queries) error {
+	err = st.update(ctx, "creating database", func(ctx context.Context, tx queries) error {
 		var other string
 		err := tx.QueryRowContext(ctx, "SELECT id FROM d1_databases WHERE name = ?", spec.Name).Scan(&other)
 		switch {
@@ -191,7 +191,7 @@ func (d *d1Store) DeleteDatabase(ctx context.Context, id string) error {
 		return err
 	}
 	id = strings.ToLower(id)
-	err = st.update(ctx, "deleting database", func(tx queries) error {
+	err = st.update(ctx, "deleting database", func(ctx context.Context, tx queries) error {
 		res, err := tx.ExecContext(ctx, "DELETE FROM d1_databases WHERE id = ?", id)
 		if err != nil {
 			return dbErr(ctx, "deleting database", err)

@@ -123,7 +123,7 @@ func (k *kvStore) CreateNamespace(ctx context.Context, title string) (storage.Na
 		return storage.Namespace{}, err
 	}
 	ns := storage.Namespace{ID: randomID(), Title: title}
-	err = st.update(ctx, "creating namespace", func(tx queries) error {
+	err = st.update(ctx, "creating namespace", func(ctx context.Context, tx queries) error {
 		if err := titleFree(ctx, tx, title, ""); err != nil {
 			return err
 		}
@@ -142,7 +142,7 @@ func (k *kvStore) RenameNamespace(ctx context.Context, id, title string) error {
 	if err != nil {
 		return err
 	}
-	return st.update(ctx, "renaming namespace", func(tx queries) error {
+	return st.update(ctx, "renaming namespace", func(ctx context.Context, tx queries) error {
 		if err := namespaceExists(ctx, tx, id); err != nil {
 			return err
 		}
@@ -160,7 +160,7 @@ func (k *kvStore) DeleteNamespace(ctx context.Context, id string) error {
 		return err
 	}
 	var unused []string // the blobs of the namespace's values
-	err = st.update(ctx, "deleting namespace", func(tx queries) error {
+	err = st.update(ctx, "deleting namespace", func(ctx context.Context, tx queries) error {
 		// The namespace's values go with it (ON DELETE CASCADE); their
 		// blobs are removed once that is committed.
 		rows, err := tx.QueryContext(ctx, "SELECT blob_id FROM kv_values WHERE namespace_id = ? AND blob_id IS NOT NULL", id)
@@ -392,7 +392,7 @@ ON CONFLICT (namespace_id, key) DO UPDATE SET
 func (s *store) writeValues(ctx context.Context, op, ns string, writes []kvWrite) error {
 	now := s.now().Unix()
 	var unused []string // blobs that no row names once this commits
-	err := s.update(ctx, op, func(tx queries) error {
+	err := s.update(ctx, op, func(ctx context.Context, tx queries) error {
 		if err := namespaceExists(ctx, tx, ns); err != nil {
 			return err
 		}
@@ -715,7 +715,7 @@ func (k *kvStore) BulkDelete(ctx context.Context, namespaceID string, keys []str
 	}
 	now := st.now().Unix()
 	var unused []string // the blobs of the deleted values
-	err = st.update(ctx, "deleting values", func(tx queries) error {
+	err = st.update(ctx, "deleting values", func(ctx context.Context, tx queries) error {
 		if err := namespaceExists(ctx, tx, namespaceID); err != nil {
 			return err
 		}

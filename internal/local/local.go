@@ -174,14 +174,23 @@ type store struct {
 	now   func() time.Time
 	log   *slog.Logger
 
-	// write admits one write transaction of this process at a time. Writers
-	// wait here, cancellably, instead of polling in SQLite's busy handler,
+	// write is the token of this process's writing: its holder leads the
+	// one write transaction of the process (see update). Writers wait
+	// here, cancellably, instead of polling in SQLite's busy handler,
 	// which sleeps in steps of up to 100 ms. Other processes are still
 	// ordered by the busy timeout.
 	write chan struct{}
+	// queue holds the writes waiting for a transaction.
+	queueMu sync.Mutex
+	queue   []*pendingWrite
 
-	stmtsMu sync.Mutex
-	stmts   map[string]*sql.Stmt // by query; see prepared
+	stmtsMu    sync.Mutex
+	stmts      map[string]*sql.Stmt // by query; see prepared
+	unprepared map[string]bool      // queries a transaction prepared for itself
+
+	// committed, when set (by tests), is told how many writes each
+	// transaction of update committed.
+	committed func(writes int)
 
 	// syncDir is durable.SyncDir; a test may make it fail to check what
 	// a write has done before it.
@@ -215,25 +224,195 @@ func randomID() string {
 // orphan sweep (which checks the database) rather than removed.
 var errCommit = errors.New("commit outcome unknown")
 
-// update runs fn in one IMMEDIATE write transaction.
-func (s *store) update(ctx context.Context, op string, fn func(tx queries) error) error {
-	select {
-	case s.write <- struct{}{}:
-	case <-ctx.Done():
+// maxGroup bounds how many writes one transaction commits together, so
+// that a long queue is served in turns rather than held in one transaction.
+const maxGroup = 128
+
+// pendingWrite is one call of update, queued for a transaction.
+type pendingWrite struct {
+	ctx  context.Context
+	op   string
+	fn   func(ctx context.Context, tx queries) error
+	err  error         // fn's, or the commit's; set before done is closed
+	done chan struct{} // closed once the write has committed or failed
+}
+
+// update runs fn in an IMMEDIATE write transaction, which it may share
+// with other writes of this process that arrive at the same time (group
+// commit): the transaction commits once, and one commit is one fsync of
+// the WAL, the cost that bounds a small write. It returns once that
+// commit is durable, or fn's error if fn failed.
+//
+// There is no committer goroutine. A writer queues its write, then waits
+// for either the result or s.write, the token of this process's writing:
+// the writer that gets the token leads. It begins the transaction, and
+// only then takes the writes queued (its own among them, or it leads
+// again), so the writes that queued while the lock was awaited, or while
+// the last transaction committed, join it: the more writers wait, the more
+// each commit carries. It runs each write's fn, commits once, hands every
+// writer its own result, and passes the token on.
+//
+// In a group each fn runs inside a SAVEPOINT, so that a write that fails
+// (a missing namespace, a name taken) is rolled back alone and the others
+// commit. Alone, it needs none: the transaction is rolled back. A failed
+// commit fails every write that was in it, with errCommit.
+//
+// fn gets a context that is never cancelled. Cancelling a statement is
+// sqlite3_interrupt, which rolls back the whole transaction when it stops
+// a write, and with it the writes of the others. A writer whose context
+// ends while its write is queued leaves the queue with the context's
+// error; once taken into a transaction, the write runs to its end.
+//
+// Other processes are ordered as before: the leader's BEGIN IMMEDIATE
+// waits for their transactions, up to busyTimeout.
+func (s *store) update(ctx context.Context, op string, fn func(ctx context.Context, tx queries) error) error {
+	w := &pendingWrite{ctx: ctx, op: op, fn: fn, done: make(chan struct{})}
+	s.queueMu.Lock()
+	s.queue = append(s.queue, w)
+	s.queueMu.Unlock()
+	for {
+		select {
+		case <-w.done:
+			return w.err
+		case s.write <- struct{}{}:
+			s.lead(w)
+			<-s.write
+		case <-ctx.Done():
+			if s.dequeue(w) {
+				return fmt.Errorf("local: %s: %w", op, ctx.Err())
+			}
+			<-w.done // taken into a transaction: it commits in milliseconds
+			return w.err
+		}
+	}
+}
+
+// lead runs transactions, holding s.write, until w is done: its own write
+// may not be among the first maxGroup queued. If a transaction cannot
+// begin, w fails with that error, and the writes still queued wait for the
+// token in turn, each to try for itself.
+func (s *store) lead(w *pendingWrite) {
+	for {
+		select {
+		case <-w.done:
+			return
+		default:
+		}
+		if err := s.commitGroup(w.ctx, w.op); err != nil {
+			if s.dequeue(w) {
+				w.err = err
+				close(w.done)
+			}
+			return
+		}
+	}
+}
+
+// dequeue removes w from the queue, and reports whether it was there
+// (rather than taken into a transaction).
+func (s *store) dequeue(w *pendingWrite) bool {
+	s.queueMu.Lock()
+	defer s.queueMu.Unlock()
+	for i, q := range s.queue {
+		if q == w {
+			s.queue = append(s.queue[:i], s.queue[i+1:]...)
+			return true
+		}
+	}
+	return false
+}
+
+// commitGroup begins a transaction, takes up to maxGroup queued writes into
+// it, commits them and hands each its result. It fails only if the
+// transaction cannot begin; ctx, the leader's, bounds that wait.
+func (s *store) commitGroup(ctx context.Context, op string) error {
+	// The leader's context may abandon the wait for the lock, but must not
+	// end the transaction, which database/sql rolls back when the context
+	// of BeginTx ends: it carries the writes of others.
+	txCtx, cancelTx := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelTx()
+	stop := context.AfterFunc(ctx, cancelTx)
+	tx, err := s.db.BeginTx(txCtx, nil)
+	if !stop() { // ctx ended: the transaction, if it began, is rolled back
+		if err == nil {
+			_ = tx.Rollback()
+		}
 		return fmt.Errorf("local: %s: %w", op, ctx.Err())
 	}
-	defer func() { <-s.write }()
-
-	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return dbErr(ctx, op, err)
 	}
-	if err := fn(queries{s, tx}); err != nil {
-		_ = tx.Rollback() // the error that matters is fn's
-		return err
+
+	s.queueMu.Lock()
+	group := s.queue[:min(len(s.queue), maxGroup)]
+	s.queue = append([]*pendingWrite(nil), s.queue[len(group):]...)
+	s.queueMu.Unlock()
+
+	ok := s.runGroup(tx, group) // the writes whose fn succeeded
+	switch {
+	case len(ok) == 0:
+		_ = tx.Rollback()
+	default:
+		if err := tx.Commit(); err != nil {
+			for _, w := range ok {
+				w.err = fmt.Errorf("%w: %w", errCommit, dbErr(w.ctx, w.op, err))
+			}
+		} else if s.committed != nil {
+			s.committed(len(ok))
+		}
 	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("%w: %w", errCommit, dbErr(ctx, op, err))
+	for _, w := range group {
+		close(w.done)
+	}
+	s.prepareUnprepared(ctx)
+	return nil
+}
+
+// runGroup runs the fn of each write of group in tx, and returns the writes
+// that succeeded; each other write has its error set. If a write fails in
+// a way that ends the transaction (SQLite rolls it all back on a full disk
+// or an I/O error), every write fails with that error.
+func (s *store) runGroup(tx *sql.Tx, group []*pendingWrite) []*pendingWrite {
+	if len(group) == 1 {
+		w := group[0]
+		if w.err = w.ctx.Err(); w.err != nil {
+			w.err = fmt.Errorf("local: %s: %w", w.op, w.err)
+			return nil
+		}
+		if w.err = w.fn(context.WithoutCancel(w.ctx), queries{s, tx}); w.err != nil {
+			return nil
+		}
+		return group
+	}
+	ok := make([]*pendingWrite, 0, len(group))
+	for _, w := range group {
+		if err := w.ctx.Err(); err != nil { // cancelled while queued
+			w.err = fmt.Errorf("local: %s: %w", w.op, err)
+			continue
+		}
+		ctx := context.WithoutCancel(w.ctx)
+		if _, err := tx.ExecContext(ctx, "SAVEPOINT w"); err != nil {
+			return failGroup(group, dbErr(ctx, w.op, err))
+		}
+		if w.err = w.fn(ctx, queries{s, tx}); w.err != nil {
+			if _, err := tx.ExecContext(ctx, "ROLLBACK TO w"); err != nil {
+				return failGroup(group, w.err)
+			}
+		} else {
+			ok = append(ok, w)
+		}
+		if _, err := tx.ExecContext(ctx, "RELEASE w"); err != nil {
+			return failGroup(group, dbErr(ctx, w.op, err))
+		}
+	}
+	return ok
+}
+
+// failGroup fails every write of group with err, for a transaction that
+// cannot go on; none of them commits.
+func failGroup(group []*pendingWrite, err error) []*pendingWrite {
+	for _, w := range group {
+		w.err = err
 	}
 	return nil
 }
@@ -245,7 +424,8 @@ func (s *store) view(ctx context.Context, op string, fn func(tx queries) error) 
 	if err != nil {
 		return dbErr(ctx, op, err)
 	}
-	defer tx.Rollback() //nolint:errcheck // read-only: nothing to lose
+	defer s.prepareUnprepared(ctx) // once the connection is back in the pool
+	defer tx.Rollback()            //nolint:errcheck // read-only: nothing to lose
 	return fn(queries{s, tx})
 }
 
@@ -311,7 +491,34 @@ func (q queries) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	if st := q.s.cached(query); st != nil {
 		return q.tx.StmtContext(ctx, st), nil
 	}
+	q.s.stmtsMu.Lock()
+	q.s.unprepared[query] = true
+	q.s.stmtsMu.Unlock()
 	return q.tx.PrepareContext(ctx, query)
+}
+
+// prepareUnprepared prepares on the pool the queries that transactions had
+// to prepare for themselves, so that the next transactions reuse them. A
+// query run only in transactions (most writes are) would otherwise be
+// parsed and planned anew in each: in a group commit, that parsing was
+// most of the cost of a write. Called after a transaction, holding no
+// connection (see prepared); a query that fails to prepare is left to the
+// next transaction to report.
+func (s *store) prepareUnprepared(ctx context.Context) {
+	s.stmtsMu.Lock()
+	if len(s.unprepared) == 0 {
+		s.stmtsMu.Unlock()
+		return
+	}
+	queries := make([]string, 0, len(s.unprepared))
+	for q := range s.unprepared {
+		queries = append(queries, q)
+	}
+	clear(s.unprepared)
+	s.stmtsMu.Unlock()
+	for _, q := range queries {
+		_, _ = s.prepared(context.WithoutCancel(ctx), q)
+	}
 }
 
 func (q queries) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {

@@ -131,10 +131,23 @@ const (
 	// the versions of a key cross the threshold both ways.
 	maxKVValue  = 4 * kvInlineMax
 	maxR2Object = 1 << 20
+
+	// A key under smallKVPrefix holds a value of up to maxSmallKV bytes,
+	// always inline.
+	smallKVPrefix = "small/"
+	maxSmallKV    = 512
 )
 
+// maxKVSize is the largest value putVersionKV writes at key.
+func maxKVSize(key string) int {
+	if strings.HasPrefix(key, smallKVPrefix) {
+		return maxSmallKV
+	}
+	return maxKVValue
+}
+
 func putVersionKV(ctx context.Context, b *Backend, ns, key string, ver uint64) error {
-	data := content(key, ver, maxKVValue)
+	data := content(key, ver, maxKVSize(key))
 	return b.KV().Put(ctx, ns, storage.KVPut{Key: key, Body: bytes.NewReader(data), Size: int64(len(data)),
 		Metadata: json.RawMessage(fmt.Sprintf(`{"v":%d}`, ver))})
 }
@@ -161,7 +174,7 @@ func readVersionKV(t *testing.T, b *Backend, ns, key string) (uint64, error) {
 	if err := json.Unmarshal(v.Metadata, &meta); err != nil {
 		t.Fatalf("KV %q: metadata %s: %v", key, v.Metadata, err)
 	}
-	if !bytes.Equal(data, content(key, meta.V, maxKVValue)) {
+	if !bytes.Equal(data, content(key, meta.V, maxKVSize(key))) {
 		t.Errorf("KV %q: %d bytes that are not version %d", key, len(data), meta.V)
 	}
 	return meta.V, nil

@@ -129,7 +129,7 @@ func (r *r2Store) CreateBucket(ctx context.Context, spec storage.BucketSpec) (st
 		StorageClass: cmp.Or(spec.StorageClass, defaultStorageClass),
 		Jurisdiction: cmp.Or(spec.Jurisdiction, defaultJurisdiction),
 	}
-	err = st.update(ctx, "creating bucket", func(tx queries) error {
+	err = st.update(ctx, "creating bucket", func(ctx context.Context, tx queries) error {
 		err := bucketExists(ctx, tx, b.Name)
 		switch {
 		case err == nil:
@@ -152,7 +152,7 @@ func (r *r2Store) DeleteBucket(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	return st.update(ctx, "deleting bucket", func(tx queries) error {
+	return st.update(ctx, "deleting bucket", func(ctx context.Context, tx queries) error {
 		if err := bucketExists(ctx, tx, name); err != nil {
 			return err
 		}
@@ -372,7 +372,7 @@ func (s *store) commitObject(ctx context.Context, bucket string, info storage.Ob
 		meta = string(js)
 	}
 	var replaced string
-	err := s.update(ctx, "writing object", func(tx queries) error {
+	err := s.update(ctx, "writing object", func(ctx context.Context, tx queries) error {
 		if err := bucketExists(ctx, tx, bucket); err != nil {
 			return err
 		}
@@ -466,7 +466,7 @@ func (r *r2Store) DeleteObjects(ctx context.Context, bucket string, keys []strin
 		return storage.DeleteResult{}, err
 	}
 	var removed []string
-	err = st.update(ctx, "deleting objects", func(tx queries) error {
+	err = st.update(ctx, "deleting objects", func(ctx context.Context, tx queries) error {
 		if err := bucketExists(ctx, tx, bucket); err != nil {
 			return err
 		}

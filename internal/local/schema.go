@@ -152,6 +152,8 @@ func openStore(ctx context.Context, dir string, now func() time.Time, log *slog.
 		write: make(chan struct{}, 1),
 		stmts: map[string]*sql.Stmt{},
 
+		unprepared: map[string]bool{},
+
 		syncDir: durable.SyncDir,
 	}
 	for _, d := range []string{s.dir, s.blobs, s.tmp, filepath.Join(dir, d1Dir)} {
