@@ -77,7 +77,7 @@ func (d d1Tools) createDatabase(ctx context.Context, in createDatabaseIn) (creat
 
 type deleteDatabaseIn struct {
 	Database string `json:"database" jsonschema:"D1 database to delete: its id or name"`
-	Confirm  string `json:"confirm" jsonschema:"must equal the database's name: deleting removes every table and row in it, for good"`
+	Confirm  string `json:"confirm,omitempty" jsonschema:"must equal the database's name, when the client cannot ask its user (no elicitation): deleting removes every table and row in it, for good"`
 }
 
 type deleteDatabaseOut struct {
@@ -91,14 +91,28 @@ func (d d1Tools) deleteDatabase(ctx context.Context, in deleteDatabaseIn) (delet
 	if err != nil {
 		return deleteDatabaseOut{}, err
 	}
-	if in.Confirm != db.Name {
-		return deleteDatabaseOut{}, storage.Errorf(storage.CodeInvalidArgument,
-			"confirm: must equal the database name %q to delete it; nothing was deleted", db.Name)
+	if full, err := d.Store.D1().GetDatabase(ctx, db.ID); err == nil {
+		db = full // its size and tables, for the user
+	}
+	del := Deletion{Tool: "delete_d1_database", What: "D1 database", Name: db.Name, NameIs: "name", Detail: databaseDetail(db)}
+	if err := confirmed(ctx, d.Confirm, del, &in.Confirm); err != nil {
+		return deleteDatabaseOut{}, err
 	}
 	if err := d.Store.D1().DeleteDatabase(ctx, db.ID); err != nil {
 		return deleteDatabaseOut{}, err
 	}
 	return deleteDatabaseOut{Deleted: true, ID: db.ID, Name: db.Name}, nil
+}
+
+// databaseDetail says what a database holds, as far as the backend reports.
+func databaseDetail(db storage.Database) string {
+	switch {
+	case db.NumTables > 0 && db.FileSize > 0:
+		return fmt.Sprintf("It holds %d tables in %d bytes, every row of which goes with it.", db.NumTables, db.FileSize)
+	case db.FileSize > 0:
+		return fmt.Sprintf("It holds %d bytes of tables and rows, all of which go with it.", db.FileSize)
+	}
+	return "Every table and row in it goes with it."
 }
 
 type d1QueryIn struct {
@@ -229,7 +243,7 @@ func (d d1Tools) declare() ([]Tool, []error) {
 	})
 	add(g, Spec[deleteDatabaseIn, deleteDatabaseOut]{
 		Name: "delete_d1_database", Title: "Delete a D1 database", Hints: d1DeleteHints, Handle: d.deleteDatabase,
-		Description: "Delete a D1 database with every table and row in it, permanently. confirm must equal the database's name; ask the user before calling.",
+		Description: "Delete a D1 database with every table and row in it, permanently. A client that can ask its user (elicitation) shows them what goes and proceeds only on their yes; otherwise confirm must equal the database's name: ask the user before calling.",
 	})
 	add(g, Spec[d1QueryIn, d1QueryOut]{
 		Name: "d1_query", Title: "Run SQL on a D1 database", Hints: d1QueryHints, Handle: d.query,

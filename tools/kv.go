@@ -75,7 +75,7 @@ func (k kvTools) renameNamespace(ctx context.Context, in renameNamespaceIn) (nam
 
 type deleteNamespaceIn struct {
 	Namespace string `json:"namespace" jsonschema:"KV namespace to delete: its id or title"`
-	Confirm   string `json:"confirm" jsonschema:"must equal the namespace's title: deleting removes every key in it, for good"`
+	Confirm   string `json:"confirm,omitempty" jsonschema:"must equal the namespace's title, when the client cannot ask its user (no elicitation): deleting removes every key in it, for good"`
 }
 
 type deleteNamespaceOut struct {
@@ -92,14 +92,32 @@ func (k kvTools) deleteNamespace(ctx context.Context, in deleteNamespaceIn) (del
 	if ns, err = k.Store.KV().GetNamespace(ctx, ns.ID); err != nil {
 		return deleteNamespaceOut{}, err
 	}
-	if in.Confirm != ns.Title {
-		return deleteNamespaceOut{}, storage.Errorf(storage.CodeInvalidArgument,
-			"confirm: must equal the namespace title %q to delete it; nothing was deleted", ns.Title)
+	d := Deletion{Tool: "delete_kv_namespace", What: "KV namespace", Name: ns.Title, NameIs: "title", Detail: k.keyCount(ctx, ns.ID)}
+	if err := confirmed(ctx, k.Confirm, d, &in.Confirm); err != nil {
+		return deleteNamespaceOut{}, err
 	}
 	if err := k.Store.KV().DeleteNamespace(ctx, ns.ID); err != nil {
 		return deleteNamespaceOut{}, err
 	}
 	return deleteNamespaceOut{Deleted: true, ID: ns.ID, Title: ns.Title}, nil
+}
+
+// countPage is how many keys or objects a deletion's form counts, from one
+// listing page; beyond it the form says "at least".
+const countPage = 1000
+
+// keyCount says how many keys a namespace holds, from one listing page.
+func (k kvTools) keyCount(ctx context.Context, id string) string {
+	page, err := k.Store.KV().List(ctx, id, storage.ListOptions{Limit: countPage})
+	switch {
+	case err != nil:
+		return ""
+	case page.Cursor != "":
+		return fmt.Sprintf("It holds at least %d keys, all of which go with it.", len(page.Keys))
+	case len(page.Keys) == 0:
+		return "It holds no keys."
+	}
+	return fmt.Sprintf("It holds %d keys, all of which go with it.", len(page.Keys))
 }
 
 type kvGetIn struct {
@@ -369,6 +387,18 @@ func (k kvTools) bulkDelete(ctx context.Context, in bulkDeleteIn) (bulkDeleteOut
 	if err != nil {
 		return bulkDeleteOut{}, err
 	}
+	if err := storage.ValidateKeys(in.Keys, storage.MaxBulkDeleteKeys); err != nil {
+		return bulkDeleteOut{}, err // refused anyway: the user is not asked
+	}
+	if keys := distinct(in.Keys); len(keys) > manyKeys {
+		if ns, err = k.Store.KV().GetNamespace(ctx, ns.ID); err != nil { // its title, for the user
+			return bulkDeleteOut{}, err
+		}
+		d := Deletion{Tool: "kv_bulk_delete", What: "keys", In: "KV namespace", Name: ns.Title, Items: keys}
+		if err := confirmed(ctx, k.Confirm, d, nil); err != nil {
+			return bulkDeleteOut{}, err
+		}
+	}
 	n, err := k.Store.KV().BulkDelete(ctx, ns.ID, in.Keys)
 	return bulkDeleteOut{Deleted: n}, err
 }
@@ -403,7 +433,7 @@ func (k kvTools) declare() ([]Tool, []error) {
 	})
 	add(g, Spec[deleteNamespaceIn, deleteNamespaceOut]{
 		Name: "delete_kv_namespace", Title: "Delete a KV namespace", Hints: replaceHints, Handle: k.deleteNamespace,
-		Description: "Delete a KV namespace and every key in it, permanently. confirm must equal the namespace's title; ask the user before calling.",
+		Description: "Delete a KV namespace and every key in it, permanently. A client that can ask its user (elicitation) shows them what goes and proceeds only on their yes; otherwise confirm must equal the namespace's title: ask the user before calling.",
 	})
 	add(g, Spec[kvGetIn, kvGetOut]{
 		Name: "kv_get", Title: "Read a KV value", Hints: readHints, Handle: k.get,
@@ -431,7 +461,7 @@ func (k kvTools) declare() ([]Tool, []error) {
 	})
 	add(g, Spec[bulkDeleteIn, bulkDeleteOut]{
 		Name: "kv_bulk_delete", Title: "Delete many KV keys", Hints: replaceHints, Handle: k.bulkDelete,
-		Description: "Delete up to 10,000 keys in one call. Absent keys count as deleted.",
+		Description: "Delete up to 10,000 keys in one call. Absent keys count as deleted. With more than one key, a client that can ask its user (elicitation) asks them first.",
 	})
 	return g.done()
 }

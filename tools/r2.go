@@ -73,7 +73,7 @@ func (r r2Tools) createBucket(ctx context.Context, in createBucketIn) (createBuc
 
 type deleteBucketIn struct {
 	Bucket  string `json:"bucket" jsonschema:"the bucket to delete; it must be empty"`
-	Confirm string `json:"confirm" jsonschema:"must equal the bucket name"`
+	Confirm string `json:"confirm,omitempty" jsonschema:"must equal the bucket name, when the client cannot ask its user (no elicitation)"`
 }
 
 type deleteBucketOut struct {
@@ -82,9 +82,19 @@ type deleteBucketOut struct {
 }
 
 func (r r2Tools) deleteBucket(ctx context.Context, in deleteBucketIn) (deleteBucketOut, error) {
-	if in.Confirm != in.Bucket {
-		return deleteBucketOut{}, storage.Errorf(storage.CodeInvalidArgument,
-			"confirm: must equal the bucket name %q to delete it; nothing was deleted", in.Bucket)
+	// A bucket that holds objects cannot be deleted: say so before asking
+	// the user (the listing also refuses a bucket outside --allow-buckets).
+	page, err := r.Store.R2().ListObjects(ctx, in.Bucket, storage.ObjectListOptions{Limit: 1})
+	if err != nil {
+		return deleteBucketOut{}, err
+	}
+	if len(page.Objects) > 0 || len(page.Prefixes) > 0 {
+		return deleteBucketOut{}, storage.Errorf(storage.CodeConflict,
+			"bucket %q still holds objects; delete them first (r2_list, then r2_delete); nothing was deleted", in.Bucket)
+	}
+	d := Deletion{Tool: "delete_r2_bucket", What: "R2 bucket", Name: in.Bucket, NameIs: "name", Detail: "It is empty."}
+	if err := confirmed(ctx, r.Confirm, d, &in.Confirm); err != nil {
+		return deleteBucketOut{}, err
 	}
 	if err := r.Store.R2().DeleteBucket(ctx, in.Bucket); err != nil {
 		return deleteBucketOut{}, err
@@ -350,6 +360,18 @@ type r2DeleteOut struct {
 }
 
 func (r r2Tools) delete(ctx context.Context, in r2DeleteIn) (r2DeleteOut, error) {
+	if err := storage.ValidateObjectKeys(in.Keys); err != nil {
+		return r2DeleteOut{}, err // refused anyway: the user is not asked
+	}
+	if keys := distinct(in.Keys); len(keys) > manyKeys {
+		if _, err := r.Store.R2().GetBucket(ctx, in.Bucket); err != nil {
+			return r2DeleteOut{}, err
+		}
+		d := Deletion{Tool: "r2_delete", What: "objects", In: "R2 bucket", Name: in.Bucket, Items: keys}
+		if err := confirmed(ctx, r.Confirm, d, nil); err != nil {
+			return r2DeleteOut{}, err
+		}
+	}
 	res, err := r.Store.R2().DeleteObjects(ctx, in.Bucket, in.Keys)
 	if err != nil {
 		return r2DeleteOut{}, err
@@ -419,7 +441,7 @@ func (r r2Tools) declare() ([]Tool, []error) {
 	})
 	add(g, Spec[deleteBucketIn, deleteBucketOut]{
 		Name: "delete_r2_bucket", Title: "Delete an R2 bucket", Hints: replaceHints, Handle: r.deleteBucket,
-		Description: "Delete an empty R2 bucket; confirm must equal its name. A bucket that still holds objects gives a conflict error: delete its objects first (r2_list, then r2_delete). Ask the user before calling.",
+		Description: "Delete an empty R2 bucket. A client that can ask its user (elicitation) asks them first; otherwise confirm must equal its name: ask the user before calling. A bucket that still holds objects gives a conflict error: delete its objects first (r2_list, then r2_delete).",
 	})
 	add(g, Spec[r2ListIn, r2ListOut]{
 		Name: "r2_list", Title: "List objects in a bucket", Hints: readHints, Handle: r.list,
@@ -439,7 +461,7 @@ func (r r2Tools) declare() ([]Tool, []error) {
 	})
 	add(g, Spec[r2DeleteIn, r2DeleteOut]{
 		Name: "r2_delete", Title: "Delete objects", Hints: replaceHints, Handle: r.delete,
-		Description: "Delete 1..1000 objects of a bucket by key, permanently. Absent keys count as deleted. Ask the user before deleting data they did not ask to remove.",
+		Description: "Delete 1..1000 objects of a bucket by key, permanently. Absent keys count as deleted. With more than one key, a client that can ask its user (elicitation) asks them first. Ask the user before deleting data they did not ask to remove.",
 	})
 	add(g, Spec[copyIn, copyOut]{
 		Name: "r2_copy", Title: "Copy an object", Hints: replaceHints, Handle: r.copy,

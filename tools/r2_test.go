@@ -99,11 +99,12 @@ func TestR2Flow(t *testing.T) {
 	}
 
 	h.Fail("delete_r2_bucket", map[string]any{"bucket": "my-assets", "confirm": "my-assets"}, "conflict")
-	h.Fail("delete_r2_bucket", map[string]any{"bucket": "my-assets", "confirm": "other"}, "invalid_argument")
+	h.Fail("delete_r2_bucket", map[string]any{"bucket": "my-assets", "confirm": "other"}, "conflict") // refused before confirm is looked at
 	del := h.OK("r2_delete", map[string]any{"bucket": "my-assets", "keys": []string{"docs/readme.txt", "images/logo.png", "backup/logo.png", "never-there"}})
 	if len(del["deleted"].([]any)) != 4 || len(del["errors"].([]any)) != 0 {
 		t.Fatalf("delete = %v", del)
 	}
+	h.Fail("delete_r2_bucket", map[string]any{"bucket": "my-assets", "confirm": "other"}, "invalid_argument")
 	h.OK("delete_r2_bucket", map[string]any{"bucket": "my-assets", "confirm": "my-assets"})
 	if l := h.OK("list_r2_buckets", nil); len(l["buckets"].([]any)) != 0 {
 		t.Errorf("bucket still listed: %v", l)

@@ -47,6 +47,9 @@ type Deps struct {
 	Toolsets []string
 	Log      *slog.Logger
 	Now      func() time.Time
+	// Confirm asks the user to confirm irreversible deletes (nil: never
+	// asks; the tools' confirm arguments decide).
+	Confirm Confirmer
 }
 
 // Selection chooses which tools a server offers.
@@ -78,6 +81,9 @@ func All(d Deps) ([]Tool, error) {
 	}
 	if d.Now == nil {
 		d.Now = time.Now
+	}
+	if d.Confirm == nil {
+		d.Confirm = unasked{}
 	}
 	if d.Roots == nil {
 		d.Roots = func(context.Context) fsroot.Roots { return fsroot.Roots{} }

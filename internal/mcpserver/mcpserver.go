@@ -127,6 +127,8 @@ func New(o Options) (*server.MCPServer, error) {
 		server.WithPaginationLimit(o.PageSize),
 		server.WithHooks(hooks),
 	}
+	confirm := newConfirmer(o.Log)
+	opts = append(opts, server.WithToolHandlerMiddleware(confirm.middleware))
 	rootsOf := func(context.Context) fsroot.Roots { return o.Roots }
 	var roots *clientRoots
 	if o.ClientRoots {
@@ -137,6 +139,7 @@ func New(o Options) (*server.MCPServer, error) {
 	opts = append(opts, res.ServerOptions()...)
 	opts = append(opts, pr.ServerOptions()...)
 	srv := server.NewMCPServer(Name, o.Version, opts...)
+	confirm.srv = srv
 
 	deps := tools.Deps{
 		Store:          o.Store,
@@ -145,6 +148,7 @@ func New(o Options) (*server.MCPServer, error) {
 		MaxRows:        o.MaxRows,
 		Toolsets:       toolsets,
 		Log:            o.Log,
+		Confirm:        confirm,
 	}
 	sel := tools.Selection{Toolsets: o.Toolsets, ReadOnly: o.Store.ReadOnly()}
 	if err := tools.Register(srv, deps, sel); err != nil {

@@ -2,13 +2,11 @@ package mcpserver
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"log/slog"
 	"net/url"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -62,9 +60,9 @@ type sessionRoots struct {
 	known bool         // roots holds the client's answer
 	retry time.Time    // the client did not answer; ask again after this
 	gen   int          // bumped by list_changed, to drop answers that raced it
-	// pending holds the requestState nonces of roots requests made in tool
-	// results, oldest first; only a retry that echoes one is an answer.
-	pending []string
+	// pending holds the requestStates of roots requests made in tool
+	// results; only a retry that echoes one is an answer.
+	pending asked[struct{}]
 }
 
 // forget drops what is known, so the client is asked again.
@@ -166,13 +164,8 @@ func (c *clientRoots) Roots(ctx context.Context) fsroot.Roots {
 // declaresRoots reports whether the client of ctx supports roots: per
 // request from protocol 2026-07-28 on, per session before.
 func declaresRoots(ctx context.Context) bool {
-	if info := server.RequestProtocolInfoFromContext(ctx); info != nil && info.Modern {
-		return info.ClientCapabilities != nil && info.ClientCapabilities.Roots != nil
-	}
-	if s, ok := server.ClientSessionFromContext(ctx).(server.SessionWithClientInfo); ok {
-		return s.GetClientCapabilities().Roots != nil
-	}
-	return false
+	c := clientCapabilities(ctx)
+	return c != nil && c.Roots != nil
 }
 
 // usesFiles reports whether a tool call names a file (file_path, save_to)
@@ -190,35 +183,11 @@ func usesFiles(req mcp.CallToolRequest) bool {
 	return false
 }
 
-// maxPending bounds the roots requests of one session that wait for the
-// client's retry; beyond it the oldest is forgotten and that retry is asked
-// again.
-const maxPending = 8
-
 // askInResult is the tool result that asks a 2026-07-28 client for its
 // roots; it retries the call with them and with the result's requestState,
 // a one-time nonce that proves the server asked.
 func (s *sessionRoots) askInResult() *mcp.CallToolResult {
-	nonce := rand.Text()
-	s.mu.Lock()
-	if len(s.pending) >= maxPending {
-		s.pending = s.pending[1:]
-	}
-	s.pending = append(s.pending, nonce)
-	s.mu.Unlock()
-	return server.NewInputRequestBuilder(nonce).Roots(rootsInputID).ToolResult()
-}
-
-// claim reports whether state is a nonce of askInResult that was not used
-// yet, and uses it up.
-func (s *sessionRoots) claim(state string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if i := slices.Index(s.pending, state); state != "" && i >= 0 {
-		s.pending = slices.Delete(s.pending, i, i+1)
-		return true
-	}
-	return false
+	return server.NewInputRequestBuilder(s.pending.issue(struct{}{})).Roots(rootsInputID).ToolResult()
 }
 
 // middleware makes sure a tool call that uses files sees the client's roots.
@@ -227,7 +196,7 @@ func (c *clientRoots) middleware(next server.ToolHandlerFunc) server.ToolHandler
 		if answer := server.RootsResponse(req.Params.InputResponses, rootsInputID); answer != nil {
 			// A retry carrying roots: taken only as the answer to a request
 			// this session's server made, never as the client's say-so.
-			if s := c.session(ctx, false); s != nil && s.claim(req.Params.RequestState) && declaresRoots(ctx) {
+			if s := c.session(ctx, false); s != nil && claimed(&s.pending, req.Params.RequestState) && declaresRoots(ctx) {
 				roots := c.resolve(answer)
 				s.mu.Lock()
 				s.remember(roots)
