@@ -1,6 +1,7 @@
 // Package prompts declares the MCP prompts: storage_overview (survey every
 // namespace, bucket and database and summarise them) and wire_worker (draft a Worker
-// and its wrangler configuration bound to a real namespace and bucket). Both
+// and its wrangler configuration bound to a namespace, bucket or database,
+// saying what their ids are). Both
 // read the live inventory through the guarded Store, so what they embed is
 // true, and the allow-lists apply. Like the tools, prompts know only
 // internal/storage.
@@ -25,6 +26,7 @@ const (
 
 	ArgNamespace = "namespace"
 	ArgBucket    = "bucket"
+	ArgDatabase  = "database"
 )
 
 // Completer completes a bucket or namespace argument from a prefix.
@@ -68,7 +70,7 @@ func (p *Prompts) ServerOptions() []server.ServerOption {
 }
 
 // Register adds the prompts of the areas the Store serves to srv:
-// storage_overview needs one of them, wire_worker KV and R2.
+// each needs one of them.
 func (p *Prompts) Register(srv *server.MCPServer) {
 	kv, r2, d1 := p.Store.Serves(storage.AreaKV), p.Store.Serves(storage.AreaR2), p.Store.Serves(storage.AreaD1)
 	if kv || r2 || d1 {
@@ -78,22 +80,29 @@ func (p *Prompts) Register(srv *server.MCPServer) {
 				"first keys, top-level folders and objects, tables, read live) and ask for a summary of what is stored.")),
 			p.storageOverview)
 	}
-	if kv && r2 {
-		srv.AddPrompt(mcp.NewPrompt(WireWorker,
-			mcp.WithPromptTitle("Wire a Worker to KV and R2"),
-			mcp.WithPromptDescription("Draft a Cloudflare Worker in TypeScript and its wrangler.toml that read from a KV "+
-				"namespace and an R2 bucket, bound with their real id and name."),
-			mcp.WithArgument(ArgNamespace, mcp.RequiredArgument(),
-				mcp.ArgumentDescription("the KV namespace to bind: its title or id")),
-			mcp.WithArgument(ArgBucket, mcp.RequiredArgument(),
-				mcp.ArgumentDescription("the R2 bucket to bind: its name")),
-		), p.wireWorker)
+	if kv || r2 || d1 {
+		opts := []mcp.PromptOption{
+			mcp.WithPromptTitle("Wire a Worker to my storage"),
+			mcp.WithPromptDescription("Draft a Cloudflare Worker in TypeScript and its wrangler config that read from a KV namespace, " +
+				"an R2 bucket and a D1 database (any of them, at least one), each bound under what its id is: an account's real id, " +
+				"an id of the local store (marked, with how to create the real one), or the project's own binding."),
+		}
+		if kv {
+			opts = append(opts, mcp.WithArgument(ArgNamespace, mcp.ArgumentDescription("the KV namespace to bind: its title or id")))
+		}
+		if r2 {
+			opts = append(opts, mcp.WithArgument(ArgBucket, mcp.ArgumentDescription("the R2 bucket to bind: its name")))
+		}
+		if d1 {
+			opts = append(opts, mcp.WithArgument(ArgDatabase, mcp.ArgumentDescription("the D1 database to bind: its name or id")))
+		}
+		srv.AddPrompt(mcp.NewPrompt(WireWorker, opts...), p.wireWorker)
 	}
 }
 
 // CompletePromptArgument implements server.PromptCompletionProvider.
 func (p *Prompts) CompletePromptArgument(ctx context.Context, prompt string, arg mcp.CompleteArgument, _ mcp.CompleteContext) (*mcp.Completion, error) {
-	if prompt != WireWorker || p.Complete == nil || (arg.Name != ArgNamespace && arg.Name != ArgBucket) {
+	if prompt != WireWorker || p.Complete == nil || (arg.Name != ArgNamespace && arg.Name != ArgBucket && arg.Name != ArgDatabase) {
 		return &mcp.Completion{Values: []string{}}, nil
 	}
 	return p.Complete.Complete(ctx, arg.Name, arg.Value)

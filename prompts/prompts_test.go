@@ -77,8 +77,8 @@ func TestPromptsListed(t *testing.T) {
 		t.Fatalf("prompts = %+v", res.Prompts)
 	}
 	ww := got[prompts.WireWorker]
-	if len(ww.Arguments) != 2 || !ww.Arguments[0].Required || !ww.Arguments[1].Required {
-		t.Fatalf("wire_worker arguments = %+v", ww.Arguments)
+	if len(ww.Arguments) != 3 || ww.Arguments[0].Required || ww.Arguments[1].Required || ww.Arguments[2].Name != "database" {
+		t.Fatalf("wire_worker arguments = %+v, want namespace, bucket and database, each optional", ww.Arguments)
 	}
 }
 
@@ -141,8 +141,11 @@ func TestStorageOverviewIsCapped(t *testing.T) {
 func TestWireWorker(t *testing.T) {
 	s := newSession(t, t.TempDir(), storage.Policy{})
 	id := seed(t, s)
+	db := s.OK("create_d1_database", map[string]any{"name": "app-db"})
+	s.OK("d1_query", map[string]any{"database": "app-db", "sql": "CREATE TABLE users (id)"})
+	dbID := db["id"].(string)
 	for _, nsRef := range []string{"site-config", id} {
-		res, err := getPrompt(s, prompts.WireWorker, map[string]string{"namespace": nsRef, "bucket": "my-assets"})
+		res, err := getPrompt(s, prompts.WireWorker, map[string]string{"namespace": nsRef, "bucket": "my-assets", "database": "app-db"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -150,16 +153,36 @@ func TestWireWorker(t *testing.T) {
 		for _, want := range []string{
 			"[[kv_namespaces]]\nbinding = \"SITE_CONFIG\"\nid = \"" + id + "\"",
 			"[[r2_buckets]]\nbinding = \"MY_ASSETS\"\nbucket_name = \"my-assets\"\njurisdiction = \"eu\"",
+			"[[d1_databases]]\nbinding = \"APP_DB\"\ndatabase_name = \"app-db\"\ndatabase_id = \"" + dbID + "\"",
 			`main = "src/index.ts"`, "compatibility_date = ",
-			"SITE_CONFIG: KVNamespace", "MY_ASSETS: R2Bucket", "env.MY_ASSETS.get(key)", "env.SITE_CONFIG.get(key)",
-			`"site-title"`, `"docs/README.md"`, "TypeScript", "wrangler dev --remote",
+			"SITE_CONFIG: KVNamespace", "MY_ASSETS: R2Bucket", "APP_DB: D1Database", "env.MY_ASSETS.get(key)", "env.SITE_CONFIG.get(key)",
+			"env.APP_DB.prepare(", `tables "users"`,
+			`"site-title"`, `"docs/README.md"`, "TypeScript",
+			// Honest ids: the local store's ids are said to be local, with
+			// how to make the real ones.
+			"# NOT in your Cloudflare account", "NOT from my\nCloudflare account",
+			"#   npx wrangler kv namespace create site-config,\n#   npx wrangler r2 bucket create my-assets,\n#   npx wrangler d1 create app-db\n",
 		} {
 			if !strings.Contains(txt, want) {
 				t.Errorf("wire_worker(%s) lacks %q:\n%s", nsRef, want, txt)
 			}
 		}
-		if !strings.Contains(res.Description, id) {
+		if strings.Contains(txt, "real ones of my") || strings.Contains(txt, "--remote") {
+			t.Errorf("wire_worker on the local backend calls local ids real:\n%s", txt)
+		}
+		if !strings.Contains(res.Description, id) || !strings.Contains(res.Description, "local backend") {
 			t.Errorf("description = %q", res.Description)
+		}
+	}
+	// Any one of them alone.
+	for arg, want := range map[string]string{"namespace": "SITE_CONFIG: KVNamespace }", "bucket": "MY_ASSETS: R2Bucket }", "database": "APP_DB: D1Database }"} {
+		ref := map[string]string{"namespace": "site-config", "bucket": "my-assets", "database": "app-db"}[arg]
+		res, err := getPrompt(s, prompts.WireWorker, map[string]string{arg: ref})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if txt := text(t, res); !strings.Contains(txt, "interface Env { "+want) || strings.Count(txt, "binding = ") != 1 {
+			t.Errorf("wire_worker(%s only):\n%s", arg, txt)
 		}
 	}
 	// Unknown or missing arguments are invalid params (-32602), not
@@ -170,7 +193,8 @@ func TestWireWorker(t *testing.T) {
 	}{
 		{map[string]string{"namespace": "no-such-namespace", "bucket": "my-assets"}, `not_found: namespace "no-such-namespace": no such KV namespace`},
 		{map[string]string{"namespace": "site-config", "bucket": "no-such-bucket"}, `not_found: bucket "no-such-bucket": no such R2 bucket`},
-		{map[string]string{"namespace": "site-config"}, "invalid_argument: bucket: give the name"},
+		{map[string]string{"database": "no-such-db"}, `not_found`},
+		{map[string]string{}, "invalid_argument: namespace: give at least one of namespace"},
 	} {
 		_, err := getPrompt(s, prompts.WireWorker, tc.args)
 		if !errors.Is(err, mcp.ErrInvalidParams) || !strings.Contains(err.Error(), tc.want) {
@@ -225,13 +249,5 @@ func TestWireWorkerCompletionAndAllowLists(t *testing.T) {
 	}
 	if txt := text(t, res); strings.Contains(txt, "sessions") || strings.Contains(txt, "scratch") {
 		t.Errorf("the survey shows hidden storage:\n%s", txt)
-	}
-}
-
-func TestWranglerTOML(t *testing.T) {
-	got := prompts.WranglerTOML("w", "2026-01-02", "KV", "0123", "B", storage.Bucket{Name: "b", Jurisdiction: "default"})
-	want := "name = \"w\"\nmain = \"src/index.ts\"\ncompatibility_date = \"2026-01-02\"\n\n[[kv_namespaces]]\nbinding = \"KV\"\nid = \"0123\"\n\n[[r2_buckets]]\nbinding = \"B\"\nbucket_name = \"b\"\n"
-	if got != want {
-		t.Errorf("got\n%s\nwant\n%s", got, want)
 	}
 }

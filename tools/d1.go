@@ -71,7 +71,7 @@ func (d d1Tools) createDatabase(ctx context.Context, in createDatabaseIn) (creat
 	if err != nil {
 		return createDatabaseOut{}, err
 	}
-	toml := storage.D1BindingTOML(storage.BindingName(db.Name, "DB"), db)
+	toml := storage.ConfigNote(d.Store.Name(), storage.CreateD1Command(db.Name)) + storage.D1BindingTOML(storage.BindingName(db.Name, "DB"), db)
 	return createDatabaseOut{databaseOut: toDatabaseOut(db), WranglerTOML: toml}, nil
 }
 

@@ -53,7 +53,7 @@ func (k kvTools) createNamespace(ctx context.Context, in createNamespaceIn) (cre
 	if err != nil {
 		return createNamespaceOut{}, err
 	}
-	toml := storage.KVBindingTOML(storage.BindingName(ns.Title, "KV"), ns.ID)
+	toml := storage.ConfigNote(k.Store.Name(), storage.CreateKVCommand(ns.Title)) + storage.KVBindingTOML(storage.BindingName(ns.Title, "KV"), ns.ID)
 	return createNamespaceOut{ID: ns.ID, Title: ns.Title, WranglerTOML: toml}, nil
 }
 

@@ -67,7 +67,7 @@ func (r r2Tools) createBucket(ctx context.Context, in createBucketIn) (createBuc
 	if err != nil {
 		return createBucketOut{}, err
 	}
-	toml := storage.R2BindingTOML(storage.BindingName(b.Name, "BUCKET"), b)
+	toml := storage.ConfigNote(r.Store.Name(), storage.CreateR2Command(b.Name)) + storage.R2BindingTOML(storage.BindingName(b.Name, "BUCKET"), b)
 	return createBucketOut{bucketOut: toBucketOut(b), WranglerTOML: toml}, nil
 }
 

@@ -5,17 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
-	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/google/jsonschema-go/jsonschema"
 	validator "github.com/santhosh-tekuri/jsonschema/v6"
-	"github.com/santhosh-tekuri/jsonschema/v6/kind"
-	"golang.org/x/text/language"
-	"golang.org/x/text/message"
-
-	"github.com/mcp-cfstorage/mcp-cfstorage/internal/storage"
 )
 
 // schemaOf derives the JSON schema of T from its fields: `json` names which
@@ -158,44 +152,3 @@ func compile(name string, raw []byte) (*validator.Schema, error) {
 	}
 	return c.Compile(url)
 }
-
-// describeViolation turns a schema violation into one line a model can act
-// on, naming the argument as the storage layer does ("entries[1].key: ...").
-// Too many items is too_large, like the storage layer's count limits.
-func describeViolation(err error) (storage.Code, string) {
-	ve, ok := err.(*validator.ValidationError)
-	if !ok {
-		return storage.CodeInvalidArgument, err.Error()
-	}
-	for len(ve.Causes) > 0 {
-		ve = ve.Causes[0]
-	}
-	code := storage.CodeInvalidArgument
-	switch k := ve.ErrorKind.(type) {
-	case *kind.AdditionalProperties:
-		slices.Sort(k.Properties) // the validator lists them in map order
-	case *kind.MaxItems:
-		code = storage.CodeTooLarge
-	}
-	msg := ve.ErrorKind.LocalizedString(english)
-	var field strings.Builder
-	for _, seg := range ve.InstanceLocation {
-		if _, err := strconv.Atoi(seg); err == nil {
-			fmt.Fprintf(&field, "[%s]", seg)
-			continue
-		}
-		if field.Len() > 0 {
-			field.WriteByte('.')
-		}
-		field.WriteString(seg)
-	}
-	if field.Len() == 0 {
-		return code, msg
-	}
-	return code, field.String() + ": " + msg
-}
-
-// english prints violations in POSIX English: numbers without digit grouping
-// ("want 10000", not "want 10,000"), as in the tool descriptions and the
-// storage layer's messages, and in a form that can be sent back as a value.
-var english = message.NewPrinter(language.MustParse("en-US-POSIX"))

@@ -194,15 +194,15 @@ func (c *call[In, Out]) serve(ctx context.Context, req mcp.CallToolRequest) (res
 // call would make a client that retries repeat the write. The tests'
 // client (internal/mcptest) fails on a mismatch instead.
 func (c *call[In, Out]) checkOutput(text []byte) {
+	var doc any
 	sch, err := c.out.get()
 	if err == nil {
-		var doc any
 		if doc, err = validator.UnmarshalJSON(bytes.NewReader(text)); err == nil {
 			err = sch.Validate(doc)
 		}
 	}
 	if err != nil {
-		_, violation := describeViolation(err)
+		_, violation := describeViolation(err, c.out.raw, doc)
 		c.log.Error("tool result does not match its output schema; sent anyway", "tool", c.name, "violation", violation)
 	}
 }
@@ -225,7 +225,7 @@ func (c *call[In, Out]) bind(req mcp.CallToolRequest) (In, error) {
 		return in, storage.Errorf(storage.CodeInvalidArgument, "arguments: not JSON: %v", err)
 	}
 	if err := c.in.Validate(doc); err != nil {
-		code, msg := describeViolation(err)
+		code, msg := describeViolation(err, c.rawIn, doc)
 		return in, storage.Errorf(code, "%s", msg)
 	}
 	if err := json.Unmarshal(raw, &in); err != nil {

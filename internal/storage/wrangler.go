@@ -85,3 +85,68 @@ func bindingJSON(list string, kv ...string) string {
 	}
 	return fmt.Sprintf("%q: [{ %s }]", list, strings.Join(fields, ", "))
 }
+
+// The create commands of wrangler that make a real namespace, bucket or
+// database, for ConfigNote.
+func CreateKVCommand(title string) string {
+	return "npx wrangler kv namespace create " + shellWord(title)
+}
+func CreateR2Command(name string) string { return "npx wrangler r2 bucket create " + shellWord(name) }
+func CreateD1Command(name string) string { return "npx wrangler d1 create " + shellWord(name) }
+
+// ConfigNote says, as TOML comment lines to put above a drafted config
+// block, what the ids and names in it are, which depends on the backend they
+// were read from (DESIGN §4): on cloudflare they are the account's real ones
+// and the block needs no note; on the local backend they exist only in this
+// server's store, so a Worker deployed with them would be bound to nothing,
+// and the note says how to create the real ones (the create commands); on
+// the wrangler backend they are the project's own config.
+func ConfigNote(backend string, create ...string) string {
+	switch backend {
+	case "cloudflare":
+		return ""
+	case "wrangler":
+		return "# From the Worker project's own wrangler config: the ids wrangler dev uses there.\n"
+	}
+	var b strings.Builder
+	b.WriteString("# NOT in your Cloudflare account: these ids and names exist only in mcp-cfstorage's\n" +
+		"# " + backend + " store. Deployed as they are, the bindings would point at nothing. Create the\n" +
+		"# real ones first\n")
+	for i, c := range create {
+		sep := ","
+		if i == len(create)-1 {
+			sep = ""
+		}
+		fmt.Fprintf(&b, "#   %s%s\n", c, sep)
+	}
+	b.WriteString("# and put the ids they print in place of these (wrangler dev alone needs no ids).\n")
+	return b.String()
+}
+
+// shellWord quotes s for a POSIX shell when it holds anything but letters,
+// digits and -_.
+func shellWord(s string) string {
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
+			return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+		}
+	}
+	return s
+}
+
+// WorkerTOML is a wrangler.toml for a Worker whose entry point is
+// src/index.ts: note (ConfigNote) above the binding blocks.
+func WorkerTOML(name, compatibilityDate, note string, blocks ...string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "name = %q\nmain = \"src/index.ts\"\ncompatibility_date = %q\n", name, compatibilityDate)
+	if note != "" {
+		b.WriteString("\n" + note)
+	}
+	for i, block := range blocks {
+		if i > 0 || note == "" {
+			b.WriteString("\n")
+		}
+		b.WriteString(block)
+	}
+	return b.String()
+}

@@ -1,6 +1,7 @@
 package storage_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/storage"
@@ -45,5 +46,30 @@ func TestBindingBlocksWithoutIDs(t *testing.T) {
 		if tc.got != tc.want {
 			t.Errorf("got %q, want %q", tc.got, tc.want)
 		}
+	}
+}
+
+func TestWorkerTOMLAndConfigNote(t *testing.T) {
+	kv, r2 := storage.KVBindingTOML("KV", "0123"), storage.R2BindingTOML("B", storage.Bucket{Name: "b"})
+	if got, want := storage.WorkerTOML("w", "2026-01-02", "", kv, r2),
+		"name = \"w\"\nmain = \"src/index.ts\"\ncompatibility_date = \"2026-01-02\"\n\n[[kv_namespaces]]\nbinding = \"KV\"\nid = \"0123\"\n\n[[r2_buckets]]\nbinding = \"B\"\nbucket_name = \"b\"\n"; got != want {
+		t.Errorf("WorkerTOML = %q, want %q", got, want)
+	}
+	if n := storage.ConfigNote("cloudflare", storage.CreateKVCommand("x")); n != "" {
+		t.Errorf("ConfigNote(cloudflare) = %q: real ids need no note", n)
+	}
+	local := storage.ConfigNote("local", storage.CreateKVCommand("site config"), storage.CreateD1Command("db"))
+	for _, want := range []string{"# NOT in your Cloudflare account", "#   npx wrangler kv namespace create 'site config',\n", "#   npx wrangler d1 create db\n"} {
+		if !strings.Contains(local, want) {
+			t.Errorf("ConfigNote(local) lacks %q:\n%s", want, local)
+		}
+	}
+	for _, line := range strings.Split(strings.TrimSuffix(local, "\n"), "\n") {
+		if !strings.HasPrefix(line, "#") {
+			t.Errorf("ConfigNote line %q is not a TOML comment", line)
+		}
+	}
+	if got := storage.CreateR2Command("it's"); got != `npx wrangler r2 bucket create 'it'\''s'` {
+		t.Errorf("CreateR2Command = %q", got)
 	}
 }
