@@ -73,7 +73,7 @@ func TestBadArgumentsRefused(t *testing.T) {
 			want: []string{"value", "value_base64", "file_path", "exactly one"}},
 		{name: "kv_put value and file_path", tool: "kv_put", args: kv(map[string]any{"key": "keep", "value": "a", "file_path": "x"}), code: invalid, want: []string{"exactly one"}},
 		{name: "kv_put none of them", tool: "kv_put", args: kv(map[string]any{"key": "keep"}), code: invalid, want: []string{"value", "value_base64", "file_path", "exactly one"}},
-		{name: "kv_put value null", tool: "kv_put", args: kv(map[string]any{"key": "keep", "value": nil}), code: invalid, want: []string{"exactly one"}},
+		{name: "kv_put value null", tool: "kv_put", args: kv(map[string]any{"key": "keep", "value": nil}), code: invalid, want: []string{"value"}},
 		{name: "r2_upload content and file_path", tool: "r2_upload", args: r2(map[string]any{"key": "keep.txt", "content": "a", "file_path": "x"}), code: invalid,
 			want: []string{"content", "content_base64", "file_path", "exactly one"}},
 		{name: "r2_upload content and content_base64", tool: "r2_upload", args: r2(map[string]any{"key": "keep.txt", "content": "a", "content_base64": "YQ=="}), code: invalid,

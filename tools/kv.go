@@ -290,7 +290,7 @@ func (k kvTools) list(ctx context.Context, in kvListIn) (kvListOut, error) {
 }
 
 type bulkEntryIn struct {
-	Key           string          `json:"key"`
+	Key           string          `json:"key" jsonschema:"the key (1..512 bytes)"`
 	Value         string          `json:"value" jsonschema:"the value: text, or base64 when base64 is true"`
 	Base64        bool            `json:"base64,omitempty" jsonschema:"value is base64-encoded binary"`
 	ExpirationTTL int64           `json:"expiration_ttl,omitempty" jsonschema:"seconds until expiry, at least 60" schema:"minimum=60"`

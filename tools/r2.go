@@ -148,10 +148,10 @@ type uploadIn struct {
 	ContentBase64      string            `json:"content_base64,omitempty" jsonschema:"the object as base64, for binary data"`
 	FilePath           string            `json:"file_path,omitempty" jsonschema:"upload this file (inside an allowed directory), streamed; best for large or binary files"`
 	ContentType        string            `json:"content_type,omitempty" jsonschema:"MIME type; guessed from the key's extension or the bytes when absent"`
-	CacheControl       string            `json:"cache_control,omitempty"`
-	ContentDisposition string            `json:"content_disposition,omitempty"`
-	ContentEncoding    string            `json:"content_encoding,omitempty"`
-	ContentLanguage    string            `json:"content_language,omitempty"`
+	CacheControl       string            `json:"cache_control,omitempty" jsonschema:"Cache-Control header, e.g. max-age=3600"`
+	ContentDisposition string            `json:"content_disposition,omitempty" jsonschema:"Content-Disposition header, e.g. attachment"`
+	ContentEncoding    string            `json:"content_encoding,omitempty" jsonschema:"Content-Encoding header, e.g. gzip; the bytes are stored as given"`
+	ContentLanguage    string            `json:"content_language,omitempty" jsonschema:"Content-Language header, e.g. en"`
 	CustomMetadata     map[string]string `json:"custom_metadata,omitempty" jsonschema:"string pairs stored with the object (at most 8192 bytes)"`
 }
 

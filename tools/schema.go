@@ -19,17 +19,62 @@ import (
 func schemaOf[T any]() (*jsonschema.Schema, error) {
 	s, err := jsonschema.For[T](&jsonschema.ForOptions{
 		TypeSchemas: map[reflect.Type]*jsonschema.Schema{
-			// Metadata is any JSON value, not the byte array RawMessage is.
-			reflect.TypeFor[json.RawMessage](): {Description: "any JSON value"},
+			// Metadata is any JSON value, not the byte array RawMessage is;
+			// so is a D1 cell.
+			reflect.TypeFor[json.RawMessage](): anyJSON(),
+			reflect.TypeFor[any]():             anyJSON(),
 		},
 	})
 	if err != nil {
 		return nil, err
 	}
+	portable(s)
 	if err := refine(reflect.TypeFor[T](), s); err != nil {
 		return nil, err
 	}
 	return s, nil
+}
+
+// anyJSON is any JSON value, one branch per type. The shorter spellings,
+// `true` or a schema with no keyword, are legal JSON Schema, but clients
+// that map tool schemas onto a stricter dialect reject or drop them (the
+// MCP Inspector's --strict check, test/inspector, flags both).
+func anyJSON() *jsonschema.Schema {
+	s := &jsonschema.Schema{}
+	for _, t := range []string{"object", "array", "string", "number", "boolean", "null"} {
+		s.AnyOf = append(s.AnyOf, &jsonschema.Schema{Type: t})
+	}
+	return s
+}
+
+// portable gives every schema under s a single type. jsonschema.For types
+// slices and pointers as ["null", T], since Go may encode them as null; but
+// no argument needs to be null (an optional one is left out), results use
+// empty slices and leave out absent pointers, and a type array is what
+// clients mapping schemas onto a single-type dialect (Gemini's) reject.
+func portable(s *jsonschema.Schema) {
+	if s == nil {
+		return
+	}
+	if len(s.Types) > 0 {
+		t := slices.DeleteFunc(slices.Clone(s.Types), func(t string) bool { return t == "null" })
+		s.Types = nil
+		switch len(t) {
+		case 1:
+			s.Type = t[0]
+		case 0:
+		default:
+			s.Types = t // a real union: TestSchemasArePortable names it
+		}
+	}
+	for _, p := range s.Properties {
+		portable(p)
+	}
+	portable(s.Items)
+	portable(s.AdditionalProperties)
+	for _, b := range s.AnyOf {
+		portable(b)
+	}
 }
 
 // refine applies the `schema` tags of t's fields to the properties of s,
