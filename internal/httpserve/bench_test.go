@@ -2,6 +2,10 @@ package httpserve_test
 
 import (
 	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http/httptest"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -9,37 +13,127 @@ import (
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/httpserve"
+	"github.com/mcp-cfstorage/mcp-cfstorage/internal/mcpserver"
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/mcptest"
+	"github.com/mcp-cfstorage/mcp-cfstorage/internal/storage"
 )
 
-// BenchmarkKVGetHTTP50: kv_get over Streamable HTTP from 50 concurrent
-// clients, each with its own session, on the embedded backend. It reports
-// calls per second and the 99th-percentile latency.
+// benchClients is how many sessions call at once.
+const benchClients = 50
+
+// BenchmarkKVGetHTTP50: kv_get of a small value over Streamable HTTP from
+// 50 concurrent clients, each with its own session, on the embedded
+// backend, with sessions (stateful) and without (stateless). In the same
+// run, the same clients call the floor: an mcp-go server of the same
+// version, with no checks in front, whose one tool kv_get returns a
+// constant. Rounds alternate between the two so that both see the same
+// machine. It reports calls per second and 99th-percentile latency of
+// each, and x-floor, the ratio of their calls per second.
 func BenchmarkKVGetHTTP50(b *testing.B) {
-	f := start(b, httpserve.Options{})
-	setup := connect(b, f.url+"/mcp", nil)
+	for _, stateless := range []bool{false, true} {
+		name := "stateful"
+		if stateless {
+			name = "stateless"
+		}
+		b.Run(name, func(b *testing.B) {
+			ours := benchSessions(b, serveOurs(b, stateless))
+			floor := benchSessions(b, serveFloor(b, stateless))
+			const rounds = 4
+			var our, flo callStats
+			b.ResetTimer()
+			for r := range 2 * rounds {
+				n := b.N/rounds + 1
+				if r%2 == 0 {
+					b.StopTimer()
+					flo.add(b, floor, n)
+					b.StartTimer()
+				} else {
+					our.add(b, ours, n)
+				}
+			}
+			b.StopTimer()
+			b.ReportMetric(our.perSecond(), "calls/s")
+			b.ReportMetric(our.p99(), "p99-ms")
+			b.ReportMetric(flo.perSecond(), "floor-calls/s")
+			b.ReportMetric(flo.p99(), "floor-p99-ms")
+			b.ReportMetric(our.perSecond()/flo.perSecond(), "x-floor")
+		})
+	}
+}
+
+// serveOurs serves the real tools over httpserve, with a value to read, and
+// returns the /mcp URL. Logs go where production's do at its default level.
+func serveOurs(b *testing.B, stateless bool) string {
+	b.Helper()
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	srv, closeStore, err := mcptest.LocalServer(b.TempDir(), storage.Policy{}, mcpserver.Options{Log: logger})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(closeStore)
+	hs := httpserve.New(srv, httpserve.Options{Listen: "127.0.0.1:0", Stateless: stateless, Log: logger})
+	ctx, cancel := context.WithCancel(context.Background())
+	addrc, errc := make(chan net.Addr, 1), make(chan error, 1)
+	go func() { errc <- hs.Serve(ctx, func(a net.Addr) { addrc <- a }) }()
+	b.Cleanup(func() { cancel(); <-errc })
+	var url string
+	select {
+	case a := <-addrc:
+		url = "http://" + a.String() + httpserve.PathMCP
+	case err := <-errc:
+		b.Fatal(err)
+	}
+	setup := connect(b, url, nil)
 	setup.OK("create_kv_namespace", map[string]any{"title": "bench"})
 	setup.OK("kv_put", map[string]any{"namespace": "bench", "key": "site-title", "value": "My Cloudflare Site"})
-	const clients = 50
-	sessions := make([]*mcptest.Session, clients)
-	for i := range sessions {
-		sessions[i] = connect(b, f.url+"/mcp", nil)
+	return url
+}
+
+// serveFloor serves the floor: mcp-go alone, one tool returning what kv_get
+// returns for the value serveOurs wrote.
+func serveFloor(b *testing.B, stateless bool) string {
+	b.Helper()
+	srv := server.NewMCPServer("floor", "1", server.WithToolCapabilities(false))
+	answer := &mcp.CallToolResult{
+		Content:           []mcp.Content{mcp.NewTextContent(`{"found":true,"key":"site-title","value":"My Cloudflare Site","encoding":"text","size":18}`)},
+		StructuredContent: map[string]any{"found": true, "key": "site-title", "value": "My Cloudflare Site", "encoding": "text", "size": 18},
 	}
+	srv.AddTool(mcp.NewTool("kv_get", mcp.WithString("namespace", mcp.Required()), mcp.WithString("key", mcp.Required())),
+		func(context.Context, mcp.CallToolRequest) (*mcp.CallToolResult, error) { return answer, nil })
+	ts := httptest.NewServer(server.NewStreamableHTTPServer(srv, server.WithStateLess(stateless)))
+	b.Cleanup(ts.Close)
+	return ts.URL + "/mcp"
+}
+
+func benchSessions(b *testing.B, url string) []*mcptest.Session {
+	sessions := make([]*mcptest.Session, benchClients)
+	for i := range sessions {
+		sessions[i] = connect(b, url, nil)
+	}
+	return sessions
+}
+
+// callStats gathers the latencies and the time of rounds of calls.
+type callStats struct {
+	lat     []time.Duration
+	elapsed time.Duration
+}
+
+// add makes n kv_get calls, spread over the sessions calling at once.
+func (s *callStats) add(b *testing.B, sessions []*mcptest.Session, n int) {
 	var next atomic.Int64
-	lat := make([][]time.Duration, clients)
-	b.ResetTimer()
+	lat := make([][]time.Duration, len(sessions))
 	start := time.Now()
 	var wg sync.WaitGroup
-	for c := range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+	for c := range sessions {
+		wg.Go(func() {
 			req := mcp.CallToolRequest{}
 			req.Params.Name = "kv_get"
 			req.Params.Arguments = map[string]any{"namespace": "bench", "key": "site-title"}
-			for next.Add(1) <= int64(b.N) {
+			for next.Add(1) <= int64(n) {
 				t0 := time.Now()
 				res, err := sessions[c].Client.CallTool(context.Background(), req)
 				if err != nil || res.IsError {
@@ -48,15 +142,16 @@ func BenchmarkKVGetHTTP50(b *testing.B) {
 				}
 				lat[c] = append(lat[c], time.Since(t0))
 			}
-		}()
+		})
 	}
 	wg.Wait()
-	elapsed := time.Since(start)
-	b.StopTimer()
-	all := slices.Concat(lat...)
-	slices.Sort(all)
-	if len(all) > 0 {
-		b.ReportMetric(float64(len(all))/elapsed.Seconds(), "calls/s")
-		b.ReportMetric(float64(all[len(all)*99/100].Microseconds())/1000, "p99-ms")
-	}
+	s.elapsed += time.Since(start)
+	s.lat = append(s.lat, slices.Concat(lat...)...)
+}
+
+func (s *callStats) perSecond() float64 { return float64(len(s.lat)) / s.elapsed.Seconds() }
+
+func (s *callStats) p99() float64 {
+	slices.Sort(s.lat)
+	return float64(s.lat[len(s.lat)*99/100].Microseconds()) / 1000
 }
