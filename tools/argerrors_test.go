@@ -76,6 +76,9 @@ func TestSchemaRefusalsSaySomethingToChange(t *testing.T) {
 func TestSchemaRefusalExamples(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, setup{})
+	// confirm is optional in the schema (a client with elicitation asks its
+	// user instead); without elicitation its absence is refused by the tool.
+	h.OK("create_r2_bucket", map[string]any{"name": "photos"})
 	for _, c := range []struct {
 		tool string
 		args map[string]any
@@ -84,7 +87,7 @@ func TestSchemaRefusalExamples(t *testing.T) {
 		{"kv_put", map[string]any{"namespace": "n", "key": "k", "value": "v", "expiration_ttl": 10},
 			"invalid_argument: expiration_ttl: 10 is below the minimum of 60; give 60 or more"},
 		{"delete_r2_bucket", map[string]any{"bucket": "photos"},
-			"invalid_argument: confirm: missing; it must equal the bucket name"},
+			`invalid_argument: confirm: must equal the R2 bucket name "photos" to delete it`},
 		{"kv_list", map[string]any{"namespace": "n", "limit": "abc"},
 			`invalid_argument: limit: "abc" is a string; give an integer`},
 		{"r2_download", map[string]any{"bucket": "b", "key": "k", "encoding": "hex"},
