@@ -117,6 +117,9 @@ func (k kvTools) keyCount(ctx context.Context, id string) string {
 	case len(page.Keys) == 0:
 		return "It holds no keys."
 	}
+	if len(page.Keys) == 1 {
+		return "It holds 1 key, which goes with it."
+	}
 	return fmt.Sprintf("It holds %d keys, all of which go with it.", len(page.Keys))
 }
 

@@ -172,7 +172,7 @@ func TestDeletesAskTheUser(t *testing.T) {
 						func() bool { return st.objects("photos") == 3 }, func() bool { return st.objects("photos") == 1 }},
 					{"kv_bulk_delete", map[string]any{"namespace": ns, "keys": []string{"k1", "k2"}}, []string{`2 keys from KV namespace "sessions"`, `"k1"`},
 						func() bool { return st.keys(ns) == 3 }, func() bool { return st.keys(ns) == 1 }},
-					{"delete_kv_namespace", map[string]any{"namespace": "sessions"}, []string{`KV namespace "sessions"`, "1 keys"},
+					{"delete_kv_namespace", map[string]any{"namespace": "sessions"}, []string{`KV namespace "sessions"`, "It holds 1 key,"},
 						func() bool { return st.namespaceExists(ns) }, func() bool { return !st.namespaceExists(ns) }},
 					{"delete_d1_database", map[string]any{"database": "app-db"}, []string{`D1 database "app-db"`},
 						func() bool { return st.databaseExists(db) }, func() bool { return !st.databaseExists(db) }},
