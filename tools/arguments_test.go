@@ -223,16 +223,16 @@ func TestHostileKeysRoundTrip(t *testing.T) {
 		h.OK("r2_upload", r2(map[string]any{"key": key, "content": value(i)}))
 	}
 	for i, key := range keys {
-		got := h.OK("kv_get", map[string]any{"namespace": id, "key": key})
-		if got["found"] != true || got["key"] != key || got["value"] != value(i) {
+		got, gotValue := h.Read("kv_get", map[string]any{"namespace": id, "key": key})
+		if got["found"] != true || got["key"] != key || gotValue != value(i) {
 			t.Errorf("kv_get(%q) = %v, want value %q", key, got, value(i))
 		}
 		head := h.OK("r2_head", r2(map[string]any{"key": key}))
 		if head["found"] != true || head["key"] != key {
 			t.Errorf("r2_head(%q) = %v", key, head)
 		}
-		obj := h.OK("r2_download", r2(map[string]any{"key": key, "encoding": "text"}))
-		if obj["key"] != key || obj["content"] != value(i) {
+		obj, objValue := h.Read("r2_download", r2(map[string]any{"key": key, "encoding": "text"}))
+		if obj["key"] != key || objValue != value(i) {
 			t.Errorf("r2_download(%q) = %v, want content %q", key, obj, value(i))
 		}
 	}

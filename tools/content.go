@@ -11,6 +11,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/mark3labs/mcp-go/mcp"
+
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/storage"
 )
 
@@ -21,6 +23,28 @@ const (
 	encBase64 = "base64"
 	encJSON   = "json"
 )
+
+// Where a value read inline (kv_get, r2_download) is: in a content block of
+// its own after the JSON that describes it. Each byte goes to the client
+// once: structuredContent is the description, not the bytes.
+const (
+	inTextBlock     = "in the text block"
+	inImageBlock    = "in the image block"
+	inResourceBlock = "in the resource block"
+)
+
+// valueBlocks is the content of a result that carries a value: the JSON of
+// its description (out, as structuredContent; the spec asks for it in a text
+// block for clients without structured content), then, when sent, the value's
+// own block.
+func valueBlocks(out any, sent bool, value mcp.Content) []mcp.Content {
+	summary, _ := json.Marshal(out)
+	blocks := []mcp.Content{mcp.NewTextContent(string(summary))}
+	if sent {
+		blocks = append(blocks, value)
+	}
+	return blocks
+}
 
 // readInline reads a body of the given size if it fits the inline cap.
 // Larger bodies are refused before reading anything: the assistant is told to

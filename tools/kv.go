@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/mark3labs/mcp-go/mcp"
+
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/storage"
 )
 
@@ -134,12 +136,20 @@ type kvGetIn struct {
 type kvGetOut struct {
 	Found      bool            `json:"found" jsonschema:"false when the key does not exist or has expired"`
 	Key        string          `json:"key"`
-	Value      json.RawMessage `json:"value,omitempty" jsonschema:"the value: a string for text and base64, any JSON value for json"`
-	Encoding   string          `json:"encoding,omitempty" jsonschema:"text, base64 or json"`
+	Content    string          `json:"content,omitempty" jsonschema:"where the value is: in the text block (after this JSON), sent once; absent with save_to or found:false"`
+	Encoding   string          `json:"encoding,omitempty" jsonschema:"how the value is written: text, base64 or json"`
 	Size       int64           `json:"size,omitempty" jsonschema:"value size in bytes"`
 	Metadata   json.RawMessage `json:"metadata,omitempty" jsonschema:"the key's metadata (JSON)"`
 	Expiration int64           `json:"expiration,omitempty" jsonschema:"when the key expires, in Unix seconds"`
 	SavedTo    string          `json:"saved_to,omitempty" jsonschema:"the file the value was written to"`
+
+	value string // the value as encoded, sent in its own content block
+}
+
+// MCPContent sends the value once, in a text block of its own after the
+// JSON that describes it (structuredContent holds the description only).
+func (k kvGetOut) MCPContent() []mcp.Content {
+	return valueBlocks(k, k.Content != "", mcp.NewTextContent(k.value))
 }
 
 func (k kvTools) get(ctx context.Context, in kvGetIn) (kvGetOut, error) {
@@ -172,7 +182,14 @@ func (k kvTools) get(ctx context.Context, in kvGetIn) (kvGetOut, error) {
 	if err != nil {
 		return kvGetOut{}, err
 	}
-	out.Encoding, out.Value, err = encode(data, in.Encoding)
+	var value json.RawMessage
+	if out.Encoding, value, err = encode(data, in.Encoding); err != nil {
+		return kvGetOut{}, err
+	}
+	out.Content, out.value = inTextBlock, string(value)
+	if out.Encoding != encJSON {
+		err = json.Unmarshal(value, &out.value) // the string itself, not its JSON
+	}
 	return out, err
 }
 

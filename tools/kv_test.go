@@ -3,6 +3,7 @@ package tools_test
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -64,8 +65,8 @@ func TestKVValues(t *testing.T) {
 	if now := time.Now().Unix(); exp < now+3590 || exp > now+3610 {
 		t.Errorf("expiration %d is not about an hour from now", exp)
 	}
-	got := h.OK("kv_get", map[string]any{"namespace": ns, "key": "site-title"})
-	if got["found"] != true || got["value"] != "My Cloudflare Site" || got["encoding"] != "text" {
+	got, gotValue := h.Read("kv_get", map[string]any{"namespace": ns, "key": "site-title"})
+	if got["found"] != true || gotValue != "My Cloudflare Site" || got["encoding"] != "text" {
 		t.Fatalf("kv_get = %v", got)
 	}
 	if md := got["metadata"].(map[string]any); md["owner"] != "web" || md["v"] != float64(2) {
@@ -86,20 +87,21 @@ func TestKVValues(t *testing.T) {
 		all[i] = byte(i)
 	}
 	h.OK("kv_put", map[string]any{"namespace": ns, "key": "bytes", "value_base64": base64.StdEncoding.EncodeToString(all)})
-	bin := h.OK("kv_get", map[string]any{"namespace": ns, "key": "bytes"})
+	bin, binValue := h.Read("kv_get", map[string]any{"namespace": ns, "key": "bytes"})
 	if bin["encoding"] != "base64" {
 		t.Fatalf("binary value encoding = %v", bin["encoding"])
 	}
-	if dec, _ := base64.StdEncoding.DecodeString(bin["value"].(string)); string(dec) != string(all) {
+	if dec, _ := base64.StdEncoding.DecodeString(binValue); string(dec) != string(all) {
 		t.Fatal("binary value changed on the way through")
 	}
 	h.Fail("kv_get", map[string]any{"namespace": ns, "key": "bytes", "encoding": "text"}, "invalid_argument")
 
 	// JSON values can come back parsed.
 	h.OK("kv_put", map[string]any{"namespace": ns, "key": "flags", "value": `{"beta": true}`})
-	js := h.OK("kv_get", map[string]any{"namespace": ns, "key": "flags", "encoding": "json"})
-	if v, ok := js["value"].(map[string]any); !ok || v["beta"] != true {
-		t.Errorf("json value = %v", js["value"])
+	js, jsValue := h.Read("kv_get", map[string]any{"namespace": ns, "key": "flags", "encoding": "json"})
+	var v map[string]any
+	if err := json.Unmarshal([]byte(jsValue), &v); err != nil || v["beta"] != true || js["encoding"] != "json" {
+		t.Errorf("json value = %v (%v)", jsValue, js)
 	}
 
 	// An empty value is a value.

@@ -366,12 +366,12 @@ func TestPathsInsideTheRoot(t *testing.T) {
 
 	for _, p := range []string{"real/in.txt", "inner-link/in.txt", "file-link", "real/../real/in.txt", filepath.Join(e.root, "real", "in.txt")} {
 		e.OK("kv_put", kv(map[string]any{"key": "k", "file_path": p}))
-		if got := e.OK("kv_get", kv(map[string]any{"key": "k"})); got["value"] != "inside the root" {
-			t.Errorf("file_path %q stored %v", p, got["value"])
+		if _, got := e.Read("kv_get", kv(map[string]any{"key": "k"})); got != "inside the root" {
+			t.Errorf("file_path %q stored %v", p, got)
 		}
 		e.OK("r2_upload", r2(map[string]any{"key": "k", "file_path": p}))
-		if got := e.OK("r2_download", r2(map[string]any{"key": "k"})); got["content"] != "inside the root" {
-			t.Errorf("file_path %q uploaded %v", p, got["content"])
+		if _, got := e.Read("r2_download", r2(map[string]any{"key": "k"})); got != "inside the root" {
+			t.Errorf("file_path %q uploaded %v", p, got)
 		}
 	}
 	realRoot, err := filepath.EvalSymlinks(e.root)

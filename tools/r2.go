@@ -222,31 +222,28 @@ type downloadOut struct {
 	Length      int64  `json:"length" jsonschema:"bytes returned or saved (less than size for a range)"`
 	ETag        string `json:"etag"`
 	ContentType string `json:"content_type"`
-	Encoding    string `json:"encoding,omitempty" jsonschema:"text or base64: how content is encoded"`
-	Content     string `json:"content,omitempty" jsonschema:"the bytes, as text or base64 (see encoding)"`
+	Encoding    string `json:"encoding,omitempty" jsonschema:"text or base64: how the bytes are written in their block"`
+	Content     string `json:"content,omitempty" jsonschema:"where the bytes are, sent once after this JSON: in the text block, in the image block, or in the resource block (a base64 blob); absent with save_to"`
 	SavedTo     string `json:"saved_to,omitempty" jsonschema:"the file the object was written to"`
 
-	image bool
+	data string // the bytes as encoded, sent in the block Content names
 }
 
-// Content shows images as image blocks and other binary data as a blob, so a
-// client can display what a model cannot read as text.
+// MCPContent sends the bytes once, after the JSON that describes them:
+// images as image blocks and other binary data as a blob, so a client can
+// display what a model cannot read as text.
 func (d downloadOut) MCPContent() []mcp.Content {
-	meta := d
-	meta.Content = ""
-	summary, _ := json.Marshal(meta)
-	blocks := []mcp.Content{mcp.NewTextContent(string(summary))}
-	switch {
-	case d.SavedTo != "":
-	case d.image:
-		blocks = append(blocks, mcp.NewImageContent(d.Content, d.ContentType))
-	case d.Encoding == encBase64:
-		blocks = append(blocks, mcp.NewEmbeddedResource(mcp.BlobResourceContents{
-			URI: "r2://" + d.Bucket + "/" + d.Key, MIMEType: d.ContentType, Blob: d.Content}))
+	var block mcp.Content
+	switch d.Content {
+	case inImageBlock:
+		block = mcp.NewImageContent(d.data, d.ContentType)
+	case inResourceBlock:
+		block = mcp.NewEmbeddedResource(mcp.BlobResourceContents{
+			URI: "r2://" + d.Bucket + "/" + d.Key, MIMEType: d.ContentType, Blob: d.data})
 	default:
-		blocks = append(blocks, mcp.NewTextContent(d.Content))
+		block = mcp.NewTextContent(d.data)
 	}
-	return blocks
+	return valueBlocks(d, d.Content != "", block)
 }
 
 func (r r2Tools) download(ctx context.Context, in downloadIn) (downloadOut, error) {
@@ -282,20 +279,29 @@ func (r r2Tools) download(ctx context.Context, in downloadIn) (downloadOut, erro
 	if err != nil {
 		return downloadOut{}, err
 	}
-	enc := in.Encoding
+	enc, image := in.Encoding, false
 	if enc == "" || enc == encAuto {
 		switch {
 		case isImage(ct):
-			out.image = true
-			enc = encBase64
+			image, enc = true, encBase64
 		case isText(ct):
 			enc = encAuto
 		default:
 			enc = encBase64
 		}
 	}
-	out.Encoding, out.Content, err = encodeString(data, enc)
-	return out, err
+	if out.Encoding, out.data, err = encodeString(data, enc); err != nil {
+		return downloadOut{}, err
+	}
+	switch {
+	case image:
+		out.Content = inImageBlock
+	case out.Encoding == encBase64:
+		out.Content = inResourceBlock
+	default:
+		out.Content = inTextBlock
+	}
+	return out, nil
 }
 
 // encodeString is encode for results whose content is always a string.

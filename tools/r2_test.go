@@ -53,8 +53,8 @@ func TestR2Flow(t *testing.T) {
 		t.Errorf("png content type = %v", img["content_type"])
 	}
 
-	text := h.OK("r2_download", map[string]any{"bucket": "my-assets", "key": "docs/readme.txt"})
-	if text["content"] != "hello, R2\n" || text["encoding"] != "text" {
+	text, textValue := h.Read("r2_download", map[string]any{"bucket": "my-assets", "key": "docs/readme.txt"})
+	if textValue != "hello, R2\n" || text["encoding"] != "text" {
 		t.Fatalf("text download = %v", text)
 	}
 	res := h.Call("r2_download", map[string]any{"bucket": "my-assets", "key": "images/logo.png"})
@@ -93,8 +93,8 @@ func TestR2Flow(t *testing.T) {
 	if cp["size"] != float64(len(logo)) {
 		t.Errorf("copy = %v", cp)
 	}
-	part := h.OK("r2_download", map[string]any{"bucket": "my-assets", "key": "backup/logo.png", "range_start": 1, "range_end": 3, "encoding": "base64"})
-	if dec, _ := base64.StdEncoding.DecodeString(part["content"].(string)); !bytes.Equal(dec, logo[1:4]) || part["length"] != float64(3) {
+	part, partValue := h.Read("r2_download", map[string]any{"bucket": "my-assets", "key": "backup/logo.png", "range_start": 1, "range_end": 3, "encoding": "base64"})
+	if dec, _ := base64.StdEncoding.DecodeString(partValue); !bytes.Equal(dec, logo[1:4]) || part["length"] != float64(3) {
 		t.Errorf("range download = %v", part)
 	}
 

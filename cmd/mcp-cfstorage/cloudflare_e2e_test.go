@@ -60,8 +60,8 @@ func TestCloudflareBackendOverStdio(t *testing.T) {
 	ns := s.OK("create_kv_namespace", map[string]any{"title": "site-config"})
 	s.OK("kv_put", map[string]any{"namespace": "site-config", "key": "pages/home?v=1", "value": "My Site",
 		"expiration_ttl": 3600, "metadata": map[string]any{"by": "e2e"}})
-	got := s.OK("kv_get", map[string]any{"namespace": ns["id"], "key": "pages/home?v=1"})
-	if got["value"] != "My Site" || got["metadata"].(map[string]any)["by"] != "e2e" {
+	got, gotValue := s.Read("kv_get", map[string]any{"namespace": ns["id"], "key": "pages/home?v=1"})
+	if gotValue != "My Site" || got["metadata"].(map[string]any)["by"] != "e2e" {
 		t.Fatalf("kv_get = %v", got)
 	}
 	if api.Count("PUT /accounts/{account_id}/storage/kv/namespaces/{namespace_id}/values/{key_name}") != 1 {
@@ -71,8 +71,8 @@ func TestCloudflareBackendOverStdio(t *testing.T) {
 	s.OK("create_r2_bucket", map[string]any{"name": "my-assets"})
 	logo := pngFile(t, filepath.Join(files, "logo.png"))
 	s.OK("r2_upload", map[string]any{"bucket": "my-assets", "key": "images/logo.png", "file_path": "logo.png"})
-	img := s.OK("r2_download", map[string]any{"bucket": "my-assets", "key": "images/logo.png", "encoding": "base64"})
-	if b, _ := base64.StdEncoding.DecodeString(img["content"].(string)); !bytes.Equal(b, logo) {
+	_, imgValue := s.Read("r2_download", map[string]any{"bucket": "my-assets", "key": "images/logo.png", "encoding": "base64"})
+	if b, _ := base64.StdEncoding.DecodeString(imgValue); !bytes.Equal(b, logo) {
 		t.Fatal("logo differs after a round trip through the fake R2")
 	}
 	s.Fail("delete_r2_bucket", map[string]any{"bucket": "my-assets", "confirm": "my-assets"}, "conflict")
@@ -182,7 +182,7 @@ func TestR2Jurisdiction(t *testing.T) {
 		t.Errorf("create_r2_bucket in eu = %v", made)
 	}
 	eu.OK("r2_upload", map[string]any{"bucket": "eu-assets", "key": "a.txt", "content": "hej"})
-	if got := eu.OK("r2_download", map[string]any{"bucket": "eu-assets", "key": "a.txt"}); got["content"] != "hej" {
+	if _, got := eu.Read("r2_download", map[string]any{"bucket": "eu-assets", "key": "a.txt"}); got != "hej" {
 		t.Errorf("r2_download in eu = %v", got)
 	}
 	list := eu.OK("list_r2_buckets", nil)["buckets"].([]any)

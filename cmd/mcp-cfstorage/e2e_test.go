@@ -187,9 +187,9 @@ func TestSeedWalkthrough(t *testing.T) {
 	}
 
 	// 3. Download both, byte-exact, inline and to files.
-	text := s.OK("r2_download", map[string]any{"bucket": "my-assets", "key": "docs/README.md"})
-	if text["content"] != string(readme) {
-		t.Errorf("inline text = %q", text["content"])
+	_, textValue := s.Read("r2_download", map[string]any{"bucket": "my-assets", "key": "docs/README.md"})
+	if textValue != string(readme) {
+		t.Errorf("inline text = %q", textValue)
 	}
 	for key, want := range map[string][]byte{"docs/README.md": readme, "images/logo.png": logo} {
 		out := strings.ReplaceAll(key, "/", "_") + ".out"
@@ -221,8 +221,8 @@ func TestSeedWalkthrough(t *testing.T) {
 
 	// 5. A new process on the same data directory finds everything.
 	s2 := startServer(t, home, args...)
-	got := s2.OK("kv_get", map[string]any{"namespace": "site-config", "key": "site-title"})
-	if got["value"] != "My Cloudflare Site" || got["metadata"].(map[string]any)["updated_by"] != "assistant" {
+	got, gotValue := s2.Read("kv_get", map[string]any{"namespace": "site-config", "key": "site-title"})
+	if gotValue != "My Cloudflare Site" || got["metadata"].(map[string]any)["updated_by"] != "assistant" {
 		t.Fatalf("after restart kv_get = %v", got)
 	}
 	s2.OK("r2_download", map[string]any{"bucket": "my-assets", "key": "images/logo.png", "save_to": "after-restart.png"})
@@ -347,17 +347,17 @@ func TestCrashDuringConcurrentWrites(t *testing.T) {
 		kind, key, _ := strings.Cut(id, "/")
 		want := valueFor(key)
 		if kind == "kv" {
-			got := s.OK("kv_get", map[string]any{"namespace": "crash", "key": key, "encoding": "base64"})
+			got, gotValue := s.Read("kv_get", map[string]any{"namespace": "crash", "key": key, "encoding": "base64"})
 			if got["found"] != true {
 				t.Fatalf("acknowledged KV write %s lost", key)
 			}
-			if b, _ := base64.StdEncoding.DecodeString(got["value"].(string)); !bytes.Equal(b, want) {
+			if b, _ := base64.StdEncoding.DecodeString(gotValue); !bytes.Equal(b, want) {
 				t.Fatalf("KV %s torn", key)
 			}
 			continue
 		}
-		got := s.OK("r2_download", map[string]any{"bucket": "crash", "key": key, "encoding": "base64"})
-		if b, _ := base64.StdEncoding.DecodeString(got["content"].(string)); !bytes.Equal(b, want) {
+		_, gotValue := s.Read("r2_download", map[string]any{"bucket": "crash", "key": key, "encoding": "base64"})
+		if b, _ := base64.StdEncoding.DecodeString(gotValue); !bytes.Equal(b, want) {
 			t.Fatalf("R2 %s torn or lost", key)
 		}
 	}

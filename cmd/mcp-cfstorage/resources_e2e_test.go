@@ -281,9 +281,9 @@ func TestClientRootsOverStdio(t *testing.T) {
 			s.OK("create_r2_bucket", map[string]any{"name": "uploads"})
 			s.OK("r2_upload", map[string]any{"bucket": "uploads", "key": "notes.txt", "file_path": filepath.Join(project, "notes.txt")})
 			s.Fail("r2_upload", map[string]any{"bucket": "uploads", "key": "x", "file_path": filepath.Join(outside, "notes.txt")}, "permission_denied")
-			got := s.OK("r2_download", map[string]any{"bucket": "uploads", "key": "notes.txt"})
-			if got["content"] != "notes in "+project {
-				t.Errorf("uploaded = %v", got["content"])
+			_, gotValue := s.Read("r2_download", map[string]any{"bucket": "uploads", "key": "notes.txt"})
+			if gotValue != "notes in "+project {
+				t.Errorf("uploaded = %v", gotValue)
 			}
 			// A client without the roots capability gets no such directory.
 			plain := mcptest.Connect(t, client.NewClient(transport.NewStdioWithOptions(binary, childEnv(t.TempDir()),

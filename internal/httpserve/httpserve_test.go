@@ -444,7 +444,7 @@ func TestSSETransport(t *testing.T) {
 	s := mcptest.Connect(t, c)
 	s.OK("create_r2_bucket", map[string]any{"name": "over-sse"})
 	s.OK("r2_upload", map[string]any{"bucket": "over-sse", "key": "a.txt", "content": "hello over SSE"})
-	if got := s.OK("r2_download", map[string]any{"bucket": "over-sse", "key": "a.txt"}); got["content"] != "hello over SSE" {
+	if _, got := s.Read("r2_download", map[string]any{"bucket": "over-sse", "key": "a.txt"}); got != "hello over SSE" {
 		t.Fatalf("download over SSE = %v", got)
 	}
 	noAuth, err := http.Get(f.url + "/sse")

@@ -91,7 +91,39 @@ func (s *Session) Call(name string, args map[string]any) *mcp.CallToolResult {
 // (checked by Call against the tool's output schema) decoded.
 func (s *Session) OK(name string, args map[string]any) map[string]any {
 	s.t.Helper()
+	return s.structured(name, args, s.Call(name, args))
+}
+
+// Read calls a tool that sends a value once, in a block of its own after
+// the JSON that describes it (kv_get, r2_download), and returns the
+// description (its structured content) and the value: the text of a text
+// block, the base64 data of an image or blob block; "" when there is none.
+func (s *Session) Read(name string, args map[string]any) (map[string]any, string) {
+	s.t.Helper()
 	res := s.Call(name, args)
+	out := s.structured(name, args, res)
+	if len(res.Content) < 2 {
+		return out, ""
+	}
+	switch c := res.Content[1].(type) {
+	case mcp.TextContent:
+		return out, c.Text
+	case mcp.ImageContent:
+		return out, c.Data
+	case mcp.EmbeddedResource:
+		switch r := c.Resource.(type) {
+		case mcp.BlobResourceContents:
+			return out, r.Blob
+		case mcp.TextResourceContents:
+			return out, r.Text
+		}
+	}
+	s.t.Fatalf("%s: the value block is a %T", name, res.Content[1])
+	return nil, ""
+}
+
+func (s *Session) structured(name string, args map[string]any, res *mcp.CallToolResult) map[string]any {
+	s.t.Helper()
 	if res.IsError {
 		s.t.Fatalf("%s(%v): unexpected error: %s", name, abbreviate(args), Text(res))
 	}
