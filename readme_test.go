@@ -3,6 +3,7 @@ package cfstorage_test
 import (
 	"encoding/json"
 	"flag"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -18,6 +19,8 @@ var updateReadme = flag.Bool("update", false, "rewrite the generated parts of RE
 const (
 	tableBegin = "<!-- tools:begin (generated: go test . -run TestReadme -update) -->\n"
 	tableEnd   = "<!-- tools:end -->"
+	bytesBegin = "<!-- tool-bytes (generated) -->"
+	bytesEnd   = "<!-- /tool-bytes -->"
 )
 
 // The README's tool table is what the server registers, and every flag and
@@ -47,6 +50,24 @@ func TestReadme(t *testing.T) {
 			}
 		} else {
 			t.Errorf("README.md tool table is stale; run go test . -run TestReadme -update\nwant:\n%s", want)
+		}
+	}
+	// The status states what a model reads of the tool list.
+	n, err := tools.ModelBytes(all)
+	if err != nil {
+		t.Fatal(err)
+	}
+	status := fmt.Sprintf("%s%d bytes%s", bytesBegin, n, bytesEnd)
+	if i, j := strings.Index(readme, bytesBegin), strings.Index(readme, bytesEnd); i < 0 || j < i {
+		t.Errorf("README.md lacks the %q ... %q markers", bytesBegin, bytesEnd)
+	} else if readme[i:j+len(bytesEnd)] != status {
+		if *updateReadme {
+			readme = readme[:i] + status + readme[j+len(bytesEnd):]
+			if err := os.WriteFile("README.md", []byte(readme), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			t.Errorf("README.md states a stale tool-list size; run go test . -run TestReadme -update\nwant: %s", status)
 		}
 	}
 	for name, env := range config.Flags() {

@@ -41,7 +41,7 @@ func (a accountTools) declare() ([]Tool, []error) {
 	g := newGroup(ToolsetAccount, a.Deps)
 	add(g, Spec[whoamiIn, whoamiOut]{
 		Name: "whoami", Title: "Which storage am I using?", Hints: readHints, Handle: a.whoami,
-		Description: "Report which backend this server uses (local embedded store, a Cloudflare account, or a Worker project's wrangler dev state), the account id, whether the Cloudflare API answers (and if not, why and what to change), whether it is read-only, which tool areas it offers and which directories file arguments may use. Call it first when unsure where data goes, or when calls fail with unavailable. Never reveals credentials.",
+		Description: "Report the backend (local store, Cloudflare account or wrangler dev), account id, whether the API answers (if not, why and what to do), read-only mode, toolsets and allowed file directories. Call it when unsure where data goes or when calls fail with unavailable.",
 	})
 	return g.done()
 }

@@ -18,9 +18,9 @@ const DefaultMaxRows = 200
 type d1Tools struct{ Deps }
 
 type listDatabasesIn struct {
-	Prefix string `json:"prefix,omitempty" jsonschema:"only databases whose name starts with this"`
-	Cursor string `json:"cursor,omitempty" jsonschema:"cursor from the previous page; omit for the first page"`
-	Limit  int    `json:"limit,omitempty" jsonschema:"databases per page" schema:"minimum=1,maximum=10000,default=100"`
+	Prefix string `json:"prefix,omitempty" jsonschema:"only names starting with this"`
+	Cursor string `json:"cursor,omitempty" jsonschema:"from the previous page"`
+	Limit  int    `json:"limit,omitempty" jsonschema:"per page" schema:"minimum=1,maximum=10000,default=100"`
 }
 
 type databaseOut struct {
@@ -56,9 +56,9 @@ func (d d1Tools) listDatabases(ctx context.Context, in listDatabasesIn) (listDat
 }
 
 type createDatabaseIn struct {
-	Name                string `json:"name" jsonschema:"name of the new database, unique in the account: lowercase letters, digits, - and _, starting with a letter or digit"`
-	PrimaryLocationHint string `json:"primary_location_hint,omitempty" jsonschema:"region of the primary; omit to place it near you" schema:"enum=wnam|enam|weur|eeur|apac|oc"`
-	Jurisdiction        string `json:"jurisdiction,omitempty" jsonschema:"keep the data inside a jurisdiction" schema:"enum=eu|fedramp"`
+	Name                string `json:"name" jsonschema:"unique: lowercase letters, digits, - and _, starting with a letter or digit"`
+	PrimaryLocationHint string `json:"primary_location_hint,omitempty" jsonschema:"primary's region; omit for near you" schema:"enum=wnam|enam|weur|eeur|apac|oc"`
+	Jurisdiction        string `json:"jurisdiction,omitempty" jsonschema:"keep the data inside it" schema:"enum=eu|fedramp"`
 }
 
 type createDatabaseOut struct {
@@ -76,8 +76,8 @@ func (d d1Tools) createDatabase(ctx context.Context, in createDatabaseIn) (creat
 }
 
 type deleteDatabaseIn struct {
-	Database string `json:"database" jsonschema:"D1 database to delete: its id or name"`
-	Confirm  string `json:"confirm,omitempty" jsonschema:"must equal the database's name, when the client cannot ask its user (no elicitation): deleting removes every table and row in it, for good"`
+	Database string `json:"database" jsonschema:"id or name"`
+	Confirm  string `json:"confirm,omitempty" jsonschema:"without elicitation: must equal the database's name"`
 }
 
 type deleteDatabaseOut struct {
@@ -116,9 +116,9 @@ func databaseDetail(db storage.Database) string {
 }
 
 type d1QueryIn struct {
-	Database string            `json:"database" jsonschema:"D1 database: its id (a UUID) or name"`
-	SQL      string            `json:"sql" jsonschema:"SQLite SQL: one statement, or several separated by semicolons, run as one batch in one transaction (at most 100,000 bytes)"`
-	Params   []json.RawMessage `json:"params,omitempty" jsonschema:"values bound, in order, to the ? placeholders of a single statement (at most 100): null, booleans, numbers and strings; never spliced into the SQL"`
+	Database string            `json:"database" jsonschema:"id or name"`
+	SQL      string            `json:"sql" jsonschema:"one statement, or several separated by ;, at most 100000 bytes"`
+	Params   []json.RawMessage `json:"params,omitempty" jsonschema:"values for the ? of a single statement, at most 100: null, boolean, number or string"`
 }
 
 type queryMetaOut struct {
@@ -235,15 +235,15 @@ func (d d1Tools) declare() ([]Tool, []error) {
 	g := newGroup(ToolsetD1, d.Deps)
 	add(g, Spec[listDatabasesIn, listDatabasesOut]{
 		Name: "list_d1_databases", Title: "List D1 databases", Hints: readHints, Handle: d.listDatabases,
-		Description: "List the D1 (SQLite) databases of the account by name: id, name and creation time of each, optionally only names starting with prefix, one page at a time (pass the returned cursor for the next page). Use a database's id or name as the database argument of d1_query.",
+		Description: "List D1 (SQLite) databases (id, name, creation time), a page at a time. Pass an id or name as database to d1_query.",
 	})
 	add(g, Spec[createDatabaseIn, createDatabaseOut]{
 		Name: "create_d1_database", Title: "Create a D1 database", Hints: createHints, Handle: d.createDatabase,
-		Description: "Create an empty D1 (SQLite) database with a unique name (lowercase letters, digits, - and _). Returns its id and the [[d1_databases]] wrangler.toml block that binds it to a Worker. Fails with already_exists if the name is taken.",
+		Description: "Create an empty D1 (SQLite) database; returns its id and a wrangler.toml block that binds it to a Worker.",
 	})
 	add(g, Spec[deleteDatabaseIn, deleteDatabaseOut]{
 		Name: "delete_d1_database", Title: "Delete a D1 database", Hints: d1DeleteHints, Handle: d.deleteDatabase,
-		Description: "Delete a D1 database with every table and row in it, permanently. A client that can ask its user (elicitation) shows them what goes and proceeds only on their yes; otherwise confirm must equal the database's name: ask the user before calling.",
+		Description: "Delete a D1 database with all its tables and rows, for good. Ask the user first (a client with elicitation asks them itself).",
 	})
 	add(g, Spec[d1QueryIn, d1QueryOut]{
 		Name: "d1_query", Title: "Run SQL on a D1 database", Hints: d1QueryHints, Handle: d.query,
@@ -251,10 +251,9 @@ func (d d1Tools) declare() ([]Tool, []error) {
 		// statements that SQLite says cannot write, refusing the others
 		// with read_only.
 		KeepReadOnly: true,
-		Description: fmt.Sprintf("Run SQLite SQL on a D1 database: one statement, or several separated by semicolons, as one batch in one transaction (all or nothing). "+
-			"Put values in params and ? placeholders, never into the SQL text. Returns per statement the columns, at most %d rows (more are counted, not shown: page with LIMIT/OFFSET) and meta (changes, last_row_id, rows_read, rows_written, duration_ms); "+
-			"numbers stay numbers, blobs come as {\"base64\": ...}. With the server in --read-only mode only statements that read are run; others fail with read_only. "+
-			"ATTACH, DETACH and transaction statements (BEGIN, COMMIT, SAVEPOINT) are not allowed; a batch may run at most 30 s.", d.MaxRows),
+		Description: fmt.Sprintf("Run SQLite SQL on a D1 database as one all-or-nothing batch, at most 30 s. Put values in params, never in the SQL. "+
+			"Returns per statement columns, up to %d rows (page with LIMIT/OFFSET) and meta; blobs as {\"base64\": ...}. "+
+			"No ATTACH, DETACH, BEGIN, COMMIT or SAVEPOINT. In read-only mode only reads run.", d.MaxRows),
 	})
 	return g.done()
 }

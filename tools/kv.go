@@ -14,8 +14,8 @@ import (
 type kvTools struct{ Deps }
 
 type listNamespacesIn struct {
-	Cursor string `json:"cursor,omitempty" jsonschema:"cursor from the previous page; omit for the first page"`
-	Limit  int    `json:"limit,omitempty" jsonschema:"namespaces per page" schema:"minimum=1,maximum=100,default=50"`
+	Cursor string `json:"cursor,omitempty" jsonschema:"from the previous page"`
+	Limit  int    `json:"limit,omitempty" jsonschema:"per page" schema:"minimum=1,maximum=100,default=50"`
 }
 
 type namespaceOut struct {
@@ -41,7 +41,7 @@ func (k kvTools) listNamespaces(ctx context.Context, in listNamespacesIn) (listN
 }
 
 type createNamespaceIn struct {
-	Title string `json:"title" jsonschema:"title of the new namespace, unique in the account, e.g. site-config"`
+	Title string `json:"title" jsonschema:"unique in the account, e.g. site-config"`
 }
 
 type createNamespaceOut struct {
@@ -60,8 +60,8 @@ func (k kvTools) createNamespace(ctx context.Context, in createNamespaceIn) (cre
 }
 
 type renameNamespaceIn struct {
-	Namespace string `json:"namespace" jsonschema:"KV namespace to rename: its id or current title"`
-	Title     string `json:"title" jsonschema:"the new title, unique in the account"`
+	Namespace string `json:"namespace" jsonschema:"id or current title"`
+	Title     string `json:"title" jsonschema:"new title, unique in the account"`
 }
 
 func (k kvTools) renameNamespace(ctx context.Context, in renameNamespaceIn) (namespaceOut, error) {
@@ -76,8 +76,8 @@ func (k kvTools) renameNamespace(ctx context.Context, in renameNamespaceIn) (nam
 }
 
 type deleteNamespaceIn struct {
-	Namespace string `json:"namespace" jsonschema:"KV namespace to delete: its id or title"`
-	Confirm   string `json:"confirm,omitempty" jsonschema:"must equal the namespace's title, when the client cannot ask its user (no elicitation): deleting removes every key in it, for good"`
+	Namespace string `json:"namespace" jsonschema:"id or title"`
+	Confirm   string `json:"confirm,omitempty" jsonschema:"without elicitation: must equal the namespace's title"`
 }
 
 type deleteNamespaceOut struct {
@@ -126,11 +126,11 @@ func (k kvTools) keyCount(ctx context.Context, id string) string {
 }
 
 type kvGetIn struct {
-	Namespace string `json:"namespace" jsonschema:"KV namespace: its 32-hex-digit id, or its title"`
-	Key       string `json:"key" jsonschema:"the key to read (1..512 bytes)"`
-	Encoding  string `json:"encoding,omitempty" jsonschema:"how to return the value: auto (text when UTF-8, else base64), text, base64, or json (parsed)" schema:"enum=auto|text|base64|json,default=auto"`
-	SaveTo    string `json:"save_to,omitempty" jsonschema:"write the value to this file instead of returning it (must be inside an allowed directory); use for large or binary values"`
-	Overwrite bool   `json:"overwrite,omitempty" jsonschema:"with save_to: true replaces a file that already exists there; false (the default) never replaces one, and the call fails with already_exists instead"`
+	Namespace string `json:"namespace" jsonschema:"namespace id or title"`
+	Key       string `json:"key" jsonschema:"the key"`
+	Encoding  string `json:"encoding,omitempty" jsonschema:"auto: text if UTF-8, else base64; json: parsed" schema:"enum=auto|text|base64|json,default=auto"`
+	SaveTo    string `json:"save_to,omitempty" jsonschema:"write the value to this file (in an allowed directory) instead of returning it"`
+	Overwrite bool   `json:"overwrite,omitempty" jsonschema:"with save_to: replace an existing file (else already_exists)"`
 }
 
 type kvGetOut struct {
@@ -194,14 +194,14 @@ func (k kvTools) get(ctx context.Context, in kvGetIn) (kvGetOut, error) {
 }
 
 type kvPutIn struct {
-	Namespace     string          `json:"namespace" jsonschema:"KV namespace: its 32-hex-digit id, or its title"`
-	Key           string          `json:"key" jsonschema:"the key to write (1..512 bytes, not . or ..)"`
-	Value         *string         `json:"value,omitempty" jsonschema:"the value as text; give exactly one of value, value_base64, file_path"`
-	ValueBase64   string          `json:"value_base64,omitempty" jsonschema:"the value as base64, for binary data"`
-	FilePath      string          `json:"file_path,omitempty" jsonschema:"read the value from this file (inside an allowed directory), streamed"`
-	ExpirationTTL int64           `json:"expiration_ttl,omitempty" jsonschema:"seconds until the key expires, at least 60" schema:"minimum=60"`
-	Expiration    int64           `json:"expiration,omitempty" jsonschema:"when the key expires, in Unix seconds, at least 60 s from now"`
-	Metadata      json.RawMessage `json:"metadata,omitempty" jsonschema:"JSON metadata stored with the key (at most 1024 bytes serialized)"`
+	Namespace     string          `json:"namespace" jsonschema:"namespace id or title"`
+	Key           string          `json:"key" jsonschema:"1..512 bytes, not . or .."`
+	Value         *string         `json:"value,omitempty" jsonschema:"the value as text"`
+	ValueBase64   string          `json:"value_base64,omitempty" jsonschema:"the value as base64 (binary)"`
+	FilePath      string          `json:"file_path,omitempty" jsonschema:"read the value from this file (in an allowed directory), streamed"`
+	ExpirationTTL int64           `json:"expiration_ttl,omitempty" jsonschema:"seconds until the key expires" schema:"minimum=60"`
+	Expiration    int64           `json:"expiration,omitempty" jsonschema:"Unix seconds when the key expires, at least 60 s from now"`
+	Metadata      json.RawMessage `json:"metadata,omitempty" jsonschema:"JSON stored with the key, at most 1024 bytes"`
 }
 
 type kvPutOut struct {
@@ -255,7 +255,7 @@ func countSet(set ...bool) int {
 }
 
 type kvKeyIn struct {
-	Namespace string `json:"namespace" jsonschema:"KV namespace: its 32-hex-digit id, or its title"`
+	Namespace string `json:"namespace" jsonschema:"namespace id or title"`
 	Key       string `json:"key" jsonschema:"the key"`
 }
 
@@ -276,10 +276,10 @@ func (k kvTools) delete(ctx context.Context, in kvKeyIn) (kvDeleteOut, error) {
 }
 
 type kvListIn struct {
-	Namespace string `json:"namespace" jsonschema:"KV namespace: its 32-hex-digit id, or its title"`
+	Namespace string `json:"namespace" jsonschema:"namespace id or title"`
 	Prefix    string `json:"prefix,omitempty" jsonschema:"only keys starting with this"`
-	Cursor    string `json:"cursor,omitempty" jsonschema:"cursor from the previous page; omit for the first page"`
-	Limit     int    `json:"limit,omitempty" jsonschema:"keys per page" schema:"minimum=10,maximum=1000,default=100"`
+	Cursor    string `json:"cursor,omitempty" jsonschema:"from the previous page"`
+	Limit     int    `json:"limit,omitempty" jsonschema:"per page" schema:"minimum=10,maximum=1000,default=100"`
 }
 
 type keyOut struct {
@@ -310,17 +310,17 @@ func (k kvTools) list(ctx context.Context, in kvListIn) (kvListOut, error) {
 }
 
 type bulkEntryIn struct {
-	Key           string          `json:"key" jsonschema:"the key (1..512 bytes)"`
-	Value         string          `json:"value" jsonschema:"the value: text, or base64 when base64 is true"`
-	Base64        bool            `json:"base64,omitempty" jsonschema:"value is base64-encoded binary"`
-	ExpirationTTL int64           `json:"expiration_ttl,omitempty" jsonschema:"seconds until expiry, at least 60" schema:"minimum=60"`
-	Expiration    int64           `json:"expiration,omitempty" jsonschema:"Unix seconds, at least 60 s from now"`
-	Metadata      json.RawMessage `json:"metadata,omitempty" jsonschema:"JSON metadata (at most 1024 bytes)"`
+	Key           string          `json:"key" jsonschema:"1..512 bytes"`
+	Value         string          `json:"value" jsonschema:"text, or base64 if base64 is true"`
+	Base64        bool            `json:"base64,omitempty" jsonschema:"value is base64"`
+	ExpirationTTL int64           `json:"expiration_ttl,omitempty" jsonschema:"seconds until it expires" schema:"minimum=60"`
+	Expiration    int64           `json:"expiration,omitempty" jsonschema:"Unix seconds when it expires, at least 60 s from now"`
+	Metadata      json.RawMessage `json:"metadata,omitempty" jsonschema:"JSON, at most 1024 bytes"`
 }
 
 type bulkPutIn struct {
-	Namespace string        `json:"namespace" jsonschema:"KV namespace: its 32-hex-digit id, or its title"`
-	Entries   []bulkEntryIn `json:"entries" jsonschema:"the values to write (at most 10,000 and 100 MB in all)" schema:"minItems=1,maxItems=10000"`
+	Namespace string        `json:"namespace" jsonschema:"namespace id or title"`
+	Entries   []bulkEntryIn `json:"entries" jsonschema:"at most 100 MB in all" schema:"minItems=1,maxItems=10000"`
 }
 
 type bulkPutOut struct {
@@ -352,8 +352,8 @@ func (k kvTools) bulkPut(ctx context.Context, in bulkPutIn) (bulkPutOut, error) 
 }
 
 type bulkGetIn struct {
-	Namespace string   `json:"namespace" jsonschema:"KV namespace: its 32-hex-digit id, or its title"`
-	Keys      []string `json:"keys" jsonschema:"keys to read (at most 100)" schema:"minItems=1,maxItems=100"`
+	Namespace string   `json:"namespace" jsonschema:"namespace id or title"`
+	Keys      []string `json:"keys" jsonschema:"keys to read" schema:"minItems=1,maxItems=100"`
 }
 
 type bulkValueOut struct {
@@ -394,8 +394,8 @@ func (k kvTools) bulkGet(ctx context.Context, in bulkGetIn) (bulkGetOut, error) 
 }
 
 type bulkDeleteIn struct {
-	Namespace string   `json:"namespace" jsonschema:"KV namespace: its 32-hex-digit id, or its title"`
-	Keys      []string `json:"keys" jsonschema:"keys to delete (at most 10,000)" schema:"minItems=1,maxItems=10000"`
+	Namespace string   `json:"namespace" jsonschema:"namespace id or title"`
+	Keys      []string `json:"keys" jsonschema:"keys to delete" schema:"minItems=1,maxItems=10000"`
 }
 
 type bulkDeleteOut struct {
@@ -441,47 +441,47 @@ func (k kvTools) declare() ([]Tool, []error) {
 	g := newGroup(ToolsetKV, k.Deps)
 	add(g, Spec[listNamespacesIn, listNamespacesOut]{
 		Name: "list_kv_namespaces", Title: "List KV namespaces", Hints: readHints, Handle: k.listNamespaces,
-		Description: "List the Workers KV namespaces of the account: id and title of each, one page at a time (pass the returned cursor for the next page). Use a namespace's id or title as the namespace argument of the kv_* tools.",
+		Description: "List KV namespaces (id, title), a page at a time. Pass an id or title as namespace to the kv_* tools.",
 	})
 	add(g, Spec[createNamespaceIn, createNamespaceOut]{
 		Name: "create_kv_namespace", Title: "Create a KV namespace", Hints: createHints, Handle: k.createNamespace,
-		Description: "Create a Workers KV namespace with a unique title. Returns its id and the [[kv_namespaces]] wrangler.toml block that binds it to a Worker. Fails with already_exists if the title is taken.",
+		Description: "Create a KV namespace; returns its id and a wrangler.toml block that binds it to a Worker.",
 	})
 	add(g, Spec[renameNamespaceIn, namespaceOut]{
 		Name: "rename_kv_namespace", Title: "Rename a KV namespace", Hints: updateHints, Handle: k.renameNamespace,
-		Description: "Change the title of a KV namespace. Its id, keys and Worker bindings are unchanged.",
+		Description: "Change a KV namespace's title; its id, keys and bindings stay.",
 	})
 	add(g, Spec[deleteNamespaceIn, deleteNamespaceOut]{
 		Name: "delete_kv_namespace", Title: "Delete a KV namespace", Hints: replaceHints, Handle: k.deleteNamespace,
-		Description: "Delete a KV namespace and every key in it, permanently. A client that can ask its user (elicitation) shows them what goes and proceeds only on their yes; otherwise confirm must equal the namespace's title: ask the user before calling.",
+		Description: "Delete a KV namespace and all its keys, for good. Ask the user first (a client with elicitation asks them itself).",
 	})
 	add(g, Spec[kvGetIn, kvGetOut]{
 		Name: "kv_get", Title: "Read a KV value", Hints: readHints, Handle: k.get,
-		Description: "Read the value of a key with its metadata and expiration. A missing or expired key gives found:false, not an error. Text comes back as text, binary as base64 (or choose encoding); values over the inline limit (default 1 MiB) need save_to, which streams the value to a file.",
+		Description: fmt.Sprintf("Read a key's value, metadata and expiration; a missing key gives found:false. Values over %s need save_to.", sizeText(k.MaxInlineBytes)),
 	})
 	add(g, Spec[kvPutIn, kvPutOut]{
 		Name: "kv_put", Title: "Write a KV value", Hints: replaceHints, Handle: k.put,
-		Description: "Write a value under a key, replacing any previous value. Give exactly one of value (text), value_base64 (binary) or file_path (streamed from a file). Optional: expiration_ttl (seconds, >= 60) or expiration (Unix seconds), and metadata (JSON, <= 1024 bytes). Values are at most 25 MiB; keys 1..512 bytes. KV is eventually consistent: other locations may see the old value for up to 60 s.",
+		Description: "Write a value (at most 25 MiB) under a key, replacing any. Give exactly one of value, value_base64 or file_path. Other locations may see the old value for up to 60 s.",
 	})
 	add(g, Spec[kvKeyIn, kvDeleteOut]{
 		Name: "kv_delete", Title: "Delete a KV key", Hints: replaceHints, Handle: k.delete,
-		Description: "Delete a key and its value. Deleting a key that does not exist succeeds.",
+		Description: "Delete a key; an absent key counts as deleted.",
 	})
 	add(g, Spec[kvListIn, kvListOut]{
 		Name: "kv_list", Title: "List KV keys", Hints: readHints, Handle: k.list,
-		Description: "List keys in byte order with their expiration and metadata, optionally only those starting with prefix. Returns at most limit keys (10..1000, default 100) and a cursor while more remain; pass it back for the next page. Values are not included: use kv_get or kv_bulk_get.",
+		Description: "List keys in byte order with expiration and metadata, a page at a time. For values use kv_get or kv_bulk_get.",
 	})
 	add(g, Spec[bulkPutIn, bulkPutOut]{
 		Name: "kv_bulk_put", Title: "Write many KV values", Hints: replaceHints, Handle: k.bulkPut,
-		Description: "Write up to 10,000 key/value pairs (100 MB in all) in one call, each with optional expiration_ttl, expiration and metadata; set base64 true for binary values. Reports how many were written and which keys failed.",
+		Description: "Write many keys in one call; reports how many were written and which failed.",
 	})
 	add(g, Spec[bulkGetIn, bulkGetOut]{
 		Name: "kv_bulk_get", Title: "Read many KV values", Hints: readHints, Handle: k.bulkGet,
-		Description: "Read up to 100 keys in one call. Returns one entry per key, in order, with found:false for missing keys; values as text when UTF-8, else base64. The values together must fit the inline limit (--max-inline-bytes, 1 MiB by default): read a large value alone with kv_get and save_to.",
+		Description: fmt.Sprintf("Read many keys in one call: one entry per key, in order, found:false if missing; text if UTF-8, else base64. Together at most %s: read a larger value with kv_get and save_to.", sizeText(k.MaxInlineBytes)),
 	})
 	add(g, Spec[bulkDeleteIn, bulkDeleteOut]{
 		Name: "kv_bulk_delete", Title: "Delete many KV keys", Hints: replaceHints, Handle: k.bulkDelete,
-		Description: "Delete up to 10,000 keys in one call. Absent keys count as deleted. With more than one key, a client that can ask its user (elicitation) asks them first.",
+		Description: "Delete many keys in one call; absent keys count as deleted. Over one key, a client with elicitation asks the user.",
 	})
 	return g.done()
 }

@@ -109,3 +109,51 @@ func TestSchemasArePortable(t *testing.T) {
 		}
 	}
 }
+
+// toolListBudget caps what a model reads of the tool list (tools.ModelBytes)
+// with the default limits, in bytes. Issue 12 asked for 10,000; the floor
+// is about 9,100 with every description empty (names, types, enums,
+// bounds, required, additionalProperties), and every argument must be
+// described, so the budget is what stating each limit once, tersely, takes.
+const toolListBudget = 15_000
+
+// The tool list costs little context, and cannot creep back up: a limit the
+// schema states (minimum, maxItems, enum, default) is not repeated in prose.
+func TestToolListBudget(t *testing.T) {
+	all, err := tools.All(tools.Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	total, err := tools.ModelBytes(all)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("name + description + inputSchema: %d bytes for %d tools (budget %d)", total, len(all), toolListBudget)
+	if total <= toolListBudget {
+		return
+	}
+	slices.SortFunc(all, func(a, b tools.Tool) int { return toolBytes(t, b) - toolBytes(t, a) })
+	for _, tool := range all[:min(5, len(all))] {
+		t.Logf("  %s: %d bytes", tool.Def.Name, toolBytes(t, tool))
+	}
+	t.Errorf("the tool list costs %d bytes of a model's context, over the budget of %d", total, toolListBudget)
+}
+
+func toolBytes(t *testing.T, tool tools.Tool) int {
+	n, err := tools.ModelBytes([]tools.Tool{tool})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// The limits a description states are the server's own: a server started
+// with --max-inline-bytes 512KiB and --max-rows 50 says so.
+func TestDescriptionsStateConfiguredLimits(t *testing.T) {
+	h := newHarness(t, setup{maxInline: 512 << 10, maxRows: 50})
+	for tool, want := range map[string]string{"kv_get": "512 KiB", "kv_bulk_get": "512 KiB", "r2_download": "512 KiB", "d1_query": "up to 50 rows"} {
+		if d := h.Tools[tool].Description; !strings.Contains(d, want) {
+			t.Errorf("%s: description %q does not state %q", tool, d, want)
+		}
+	}
+}

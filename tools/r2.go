@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"time"
 
@@ -15,9 +16,9 @@ import (
 type r2Tools struct{ Deps }
 
 type listBucketsIn struct {
-	Prefix string `json:"prefix,omitempty" jsonschema:"only buckets whose name starts with this"`
-	Cursor string `json:"cursor,omitempty" jsonschema:"cursor from the previous page; omit for the first page"`
-	Limit  int    `json:"limit,omitempty" jsonschema:"buckets per page" schema:"minimum=1,maximum=1000,default=100"`
+	Prefix string `json:"prefix,omitempty" jsonschema:"only names starting with this"`
+	Cursor string `json:"cursor,omitempty" jsonschema:"from the previous page"`
+	Limit  int    `json:"limit,omitempty" jsonschema:"per page" schema:"minimum=1,maximum=1000,default=100"`
 }
 
 type bucketOut struct {
@@ -51,10 +52,10 @@ func (r r2Tools) listBuckets(ctx context.Context, in listBucketsIn) (listBuckets
 }
 
 type createBucketIn struct {
-	Name         string `json:"name" jsonschema:"bucket name: 3..63 of a-z, 0-9 and -, starting and ending with a letter or digit"`
-	LocationHint string `json:"location_hint,omitempty" jsonschema:"where to place the bucket's data" schema:"enum=apac|eeur|enam|weur|wnam|oc"`
-	StorageClass string `json:"storage_class,omitempty" jsonschema:"default storage class for new objects" schema:"enum=Standard|InfrequentAccess"`
-	Jurisdiction string `json:"jurisdiction,omitempty" jsonschema:"data residency: default, eu or fedramp; omit it for the jurisdiction the server works in (a server reaches one)" schema:"enum=default|eu|fedramp"`
+	Name         string `json:"name" jsonschema:"3..63 of a-z, 0-9 and -, starting and ending with a letter or digit"`
+	LocationHint string `json:"location_hint,omitempty" jsonschema:"where to place the data" schema:"enum=apac|eeur|enam|weur|wnam|oc"`
+	StorageClass string `json:"storage_class,omitempty" jsonschema:"default for new objects" schema:"enum=Standard|InfrequentAccess"`
+	Jurisdiction string `json:"jurisdiction,omitempty" jsonschema:"data residency; omit for the one this server works in" schema:"enum=default|eu|fedramp"`
 }
 
 type createBucketOut struct {
@@ -72,8 +73,8 @@ func (r r2Tools) createBucket(ctx context.Context, in createBucketIn) (createBuc
 }
 
 type deleteBucketIn struct {
-	Bucket  string `json:"bucket" jsonschema:"the bucket to delete; it must be empty"`
-	Confirm string `json:"confirm,omitempty" jsonschema:"must equal the bucket name, when the client cannot ask its user (no elicitation)"`
+	Bucket  string `json:"bucket" jsonschema:"bucket name"`
+	Confirm string `json:"confirm,omitempty" jsonschema:"without elicitation: must equal the bucket name"`
 }
 
 type deleteBucketOut struct {
@@ -104,10 +105,10 @@ func (r r2Tools) deleteBucket(ctx context.Context, in deleteBucketIn) (deleteBuc
 
 type r2ListIn struct {
 	Bucket    string  `json:"bucket" jsonschema:"bucket name"`
-	Prefix    string  `json:"prefix,omitempty" jsonschema:"only keys starting with this, e.g. photos/2026/"`
-	Delimiter *string `json:"delimiter,omitempty" jsonschema:"groups keys into folders at this character: default /, empty string for a flat listing"`
-	Cursor    string  `json:"cursor,omitempty" jsonschema:"cursor from the previous page; omit for the first page"`
-	Limit     int     `json:"limit,omitempty" jsonschema:"objects and folders per page" schema:"minimum=1,maximum=1000,default=100"`
+	Prefix    string  `json:"prefix,omitempty" jsonschema:"only keys starting with this, e.g. photos/"`
+	Delimiter *string `json:"delimiter,omitempty" jsonschema:"folder separator, default /; \"\" lists flat"`
+	Cursor    string  `json:"cursor,omitempty" jsonschema:"from the previous page"`
+	Limit     int     `json:"limit,omitempty" jsonschema:"entries per page" schema:"minimum=1,maximum=1000,default=100"`
 }
 
 type objectOut struct {
@@ -143,16 +144,16 @@ func (r r2Tools) list(ctx context.Context, in r2ListIn) (r2ListOut, error) {
 
 type uploadIn struct {
 	Bucket             string            `json:"bucket" jsonschema:"bucket name"`
-	Key                string            `json:"key" jsonschema:"object key (up to 1024 bytes), e.g. images/logo.png"`
-	Content            *string           `json:"content,omitempty" jsonschema:"the object as text; give exactly one of content, content_base64, file_path"`
-	ContentBase64      string            `json:"content_base64,omitempty" jsonschema:"the object as base64, for binary data"`
-	FilePath           string            `json:"file_path,omitempty" jsonschema:"upload this file (inside an allowed directory), streamed; best for large or binary files"`
-	ContentType        string            `json:"content_type,omitempty" jsonschema:"MIME type; guessed from the key's extension or the bytes when absent"`
-	CacheControl       string            `json:"cache_control,omitempty" jsonschema:"Cache-Control header, e.g. max-age=3600"`
-	ContentDisposition string            `json:"content_disposition,omitempty" jsonschema:"Content-Disposition header, e.g. attachment"`
-	ContentEncoding    string            `json:"content_encoding,omitempty" jsonschema:"Content-Encoding header, e.g. gzip; the bytes are stored as given"`
-	ContentLanguage    string            `json:"content_language,omitempty" jsonschema:"Content-Language header, e.g. en"`
-	CustomMetadata     map[string]string `json:"custom_metadata,omitempty" jsonschema:"string pairs stored with the object (at most 8192 bytes)"`
+	Key                string            `json:"key" jsonschema:"up to 1024 bytes, e.g. img/logo.png"`
+	Content            *string           `json:"content,omitempty" jsonschema:"the object as text"`
+	ContentBase64      string            `json:"content_base64,omitempty" jsonschema:"the object as base64 (binary)"`
+	FilePath           string            `json:"file_path,omitempty" jsonschema:"upload this file (in an allowed directory), streamed"`
+	ContentType        string            `json:"content_type,omitempty" jsonschema:"MIME type; guessed when absent"`
+	CacheControl       string            `json:"cache_control,omitempty" jsonschema:"Cache-Control header"`
+	ContentDisposition string            `json:"content_disposition,omitempty" jsonschema:"Content-Disposition header"`
+	ContentEncoding    string            `json:"content_encoding,omitempty" jsonschema:"Content-Encoding header; bytes are stored as given"`
+	ContentLanguage    string            `json:"content_language,omitempty" jsonschema:"Content-Language header"`
+	CustomMetadata     map[string]string `json:"custom_metadata,omitempty" jsonschema:"string pairs, at most 8192 bytes"`
 }
 
 type uploadOut struct {
@@ -208,11 +209,11 @@ func (r r2Tools) upload(ctx context.Context, in uploadIn) (uploadOut, error) {
 type downloadIn struct {
 	Bucket     string `json:"bucket" jsonschema:"bucket name"`
 	Key        string `json:"key" jsonschema:"object key"`
-	Encoding   string `json:"encoding,omitempty" jsonschema:"auto: text for text types, an image for images, base64 otherwise; or force text or base64" schema:"enum=auto|text|base64,default=auto"`
-	SaveTo     string `json:"save_to,omitempty" jsonschema:"stream the object to this file (inside an allowed directory) instead of returning it; use for objects over the inline limit"`
-	Overwrite  bool   `json:"overwrite,omitempty" jsonschema:"with save_to: true replaces a file that already exists there; false (the default) never replaces one, and the call fails with already_exists instead"`
-	RangeStart *int64 `json:"range_start,omitempty" jsonschema:"first byte to read (0-based)" schema:"minimum=0"`
-	RangeEnd   *int64 `json:"range_end,omitempty" jsonschema:"last byte to read, inclusive" schema:"minimum=0"`
+	Encoding   string `json:"encoding,omitempty" jsonschema:"auto: text, image or base64 by type" schema:"enum=auto|text|base64,default=auto"`
+	SaveTo     string `json:"save_to,omitempty" jsonschema:"stream the object to this file (in an allowed directory) instead of returning it"`
+	Overwrite  bool   `json:"overwrite,omitempty" jsonschema:"with save_to: replace an existing file (else already_exists)"`
+	RangeStart *int64 `json:"range_start,omitempty" jsonschema:"first byte, 0-based" schema:"minimum=0"`
+	RangeEnd   *int64 `json:"range_end,omitempty" jsonschema:"last byte, inclusive" schema:"minimum=0"`
 }
 
 type downloadOut struct {
@@ -357,7 +358,7 @@ func (r r2Tools) head(ctx context.Context, in objectKeyIn) (headOut, error) {
 
 type r2DeleteIn struct {
 	Bucket string   `json:"bucket" jsonschema:"bucket name"`
-	Keys   []string `json:"keys" jsonschema:"keys of the objects to delete (1..1000)" schema:"minItems=1,maxItems=1000"`
+	Keys   []string `json:"keys" jsonschema:"keys to delete" schema:"minItems=1,maxItems=1000"`
 }
 
 type r2DeleteOut struct {
@@ -386,10 +387,10 @@ func (r r2Tools) delete(ctx context.Context, in r2DeleteIn) (r2DeleteOut, error)
 }
 
 type copyIn struct {
-	SourceBucket string `json:"source_bucket" jsonschema:"bucket of the object to copy"`
-	SourceKey    string `json:"source_key" jsonschema:"key of the object to copy"`
+	SourceBucket string `json:"source_bucket" jsonschema:"bucket to copy from"`
+	SourceKey    string `json:"source_key" jsonschema:"key to copy"`
 	Bucket       string `json:"bucket" jsonschema:"destination bucket (may be the same)"`
-	Key          string `json:"key" jsonschema:"destination key; an existing object there is replaced"`
+	Key          string `json:"key" jsonschema:"destination key; replaced if it exists"`
 }
 
 type copyOut struct {
@@ -410,8 +411,8 @@ func (r r2Tools) copy(ctx context.Context, in copyIn) (copyOut, error) {
 type presignIn struct {
 	Bucket    string `json:"bucket" jsonschema:"bucket name"`
 	Key       string `json:"key" jsonschema:"object key"`
-	Method    string `json:"method,omitempty" jsonschema:"GET to download, PUT to upload" schema:"enum=GET|PUT,default=GET"`
-	ExpiresIn int64  `json:"expires_in,omitempty" jsonschema:"seconds the URL stays valid (1..604800, i.e. up to 7 days)" schema:"minimum=1,maximum=604800,default=3600"`
+	Method    string `json:"method,omitempty" jsonschema:"GET downloads, PUT uploads" schema:"enum=GET|PUT,default=GET"`
+	ExpiresIn int64  `json:"expires_in,omitempty" jsonschema:"seconds the URL is valid" schema:"minimum=1,maximum=604800,default=3600"`
 }
 
 type presignOut struct {
@@ -439,43 +440,43 @@ func (r r2Tools) declare() ([]Tool, []error) {
 	g := newGroup(ToolsetR2, r.Deps)
 	add(g, Spec[listBucketsIn, listBucketsOut]{
 		Name: "list_r2_buckets", Title: "List R2 buckets", Hints: readHints, Handle: r.listBuckets,
-		Description: "List the R2 buckets of the account with creation date, location and storage class, one page at a time (pass the returned cursor for the next page).",
+		Description: "List R2 buckets with creation date, location and storage class, a page at a time.",
 	})
 	add(g, Spec[createBucketIn, createBucketOut]{
 		Name: "create_r2_bucket", Title: "Create an R2 bucket", Hints: createHints, Handle: r.createBucket,
-		Description: "Create an R2 bucket. Names are 3..63 characters of a-z, 0-9 and -, starting and ending with a letter or digit. Optional location_hint, storage_class and jurisdiction. Returns the [[r2_buckets]] wrangler.toml block that binds it to a Worker.",
+		Description: "Create an R2 bucket; returns a wrangler.toml block that binds it to a Worker.",
 	})
 	add(g, Spec[deleteBucketIn, deleteBucketOut]{
 		Name: "delete_r2_bucket", Title: "Delete an R2 bucket", Hints: replaceHints, Handle: r.deleteBucket,
-		Description: "Delete an empty R2 bucket. A client that can ask its user (elicitation) asks them first; otherwise confirm must equal its name: ask the user before calling. A bucket that still holds objects gives a conflict error: delete its objects first (r2_list, then r2_delete).",
+		Description: "Delete an empty R2 bucket (else conflict: empty it with r2_list and r2_delete). Ask the user first (a client with elicitation asks them itself).",
 	})
 	add(g, Spec[r2ListIn, r2ListOut]{
 		Name: "r2_list", Title: "List objects in a bucket", Hints: readHints, Handle: r.list,
-		Description: "List the objects of a bucket like a folder: keys in byte order with size, ETag, upload time and type, and sub-folders (prefixes) up to the delimiter (default /; \"\" lists flat). Pass a folder as prefix to look inside it. At most limit entries (1..1000, default 100) per page, with a cursor while more remain.",
+		Description: "List a bucket like a folder: objects (key, size, ETag, upload time, type) in key order and sub-folders (prefixes; pass one as prefix), a page at a time.",
 	})
 	add(g, Spec[uploadIn, uploadOut]{
 		Name: "r2_upload", Title: "Upload an object", Hints: replaceHints, Handle: r.upload,
-		Description: "Store an object in a bucket, replacing any object with the same key. Give exactly one of content (text), content_base64 (binary) or file_path (a local file, streamed, with progress; use it for anything large). content_type is guessed from the key's extension or the bytes when not given; optional HTTP metadata and custom_metadata.",
+		Description: "Store an object, replacing any at that key. Give exactly one of content, content_base64 or file_path (best for large files; reports progress).",
 	})
 	add(g, Spec[downloadIn, downloadOut]{
 		Name: "r2_download", Title: "Download an object", Hints: readHints, Handle: r.download,
-		Description: "Read an object: text types come back as text, images as an image, other bytes as base64, up to the inline limit (default 1 MiB). For larger objects pass save_to to stream it to a file, read a byte range (range_start, range_end inclusive), or use r2_presign for a URL.",
+		Description: fmt.Sprintf("Read an object: text as text, images as an image, else base64, up to %s. For more use save_to, a byte range or r2_presign.", sizeText(r.MaxInlineBytes)),
 	})
 	add(g, Spec[objectKeyIn, headOut]{
 		Name: "r2_head", Title: "Describe an object", Hints: readHints, Handle: r.head,
-		Description: "Get an object's size, ETag, upload time, HTTP metadata and custom metadata without its bytes. A missing object gives found:false.",
+		Description: "Get an object's size, ETag, upload time and metadata without its bytes; found:false if missing.",
 	})
 	add(g, Spec[r2DeleteIn, r2DeleteOut]{
 		Name: "r2_delete", Title: "Delete objects", Hints: replaceHints, Handle: r.delete,
-		Description: "Delete 1..1000 objects of a bucket by key, permanently. Absent keys count as deleted. With more than one key, a client that can ask its user (elicitation) asks them first. Ask the user before deleting data they did not ask to remove.",
+		Description: "Delete objects by key, for good; absent keys count as deleted. Ask the user before deleting data they did not name (over one key, a client with elicitation asks them).",
 	})
 	add(g, Spec[copyIn, copyOut]{
 		Name: "r2_copy", Title: "Copy an object", Hints: replaceHints, Handle: r.copy,
-		Description: "Copy an object server-side, with its metadata, to another key in the same or another bucket, replacing any object there. No bytes pass through the assistant.",
+		Description: "Copy an object with its metadata, server-side, replacing the destination.",
 	})
 	add(g, Spec[presignIn, presignOut]{
 		Name: "r2_presign", Title: "Make a presigned URL", Hints: createHints, Handle: r.presign,
-		Description: "Make a URL that lets anyone GET (download) or PUT (upload) one object without credentials until it expires (expires_in seconds, default 3600, at most 7 days). Needs the cloudflare backend; the local backend answers unsupported.",
+		Description: "Make a URL that lets anyone GET or PUT one object, without credentials, until it expires. Cloudflare backend only.",
 	})
 	return g.done()
 }

@@ -150,3 +150,15 @@ func add[In, Out any](g *group, s Spec[In, Out]) {
 }
 
 func (g *group) done() ([]Tool, []error) { return g.tools, g.errs }
+
+// sizeText writes a byte count as descriptions state limits: "1 MiB",
+// "512 KiB", or "1000 bytes" when it is no whole number of either.
+func sizeText(n int64) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}

@@ -48,6 +48,16 @@ func anyJSON() *jsonschema.Schema {
 	return s
 }
 
+// isAnyJSON reports whether s is anyJSON() and nothing more.
+func isAnyJSON(s *jsonschema.Schema) bool {
+	if s == nil || len(s.AnyOf) != 6 {
+		return false
+	}
+	bare := *s
+	bare.AnyOf = nil
+	return reflect.ValueOf(bare).IsZero()
+}
+
 // portable gives every schema under s a single type. jsonschema.For types
 // slices and pointers as ["null", T], since Go may encode them as null; but
 // no argument needs to be null (an optional one is left out), results use
@@ -72,6 +82,9 @@ func portable(s *jsonschema.Schema) {
 		portable(p)
 	}
 	portable(s.Items)
+	if s.Type == "array" && isAnyJSON(s.Items) {
+		s.Items = nil // an array of anything needs no items schema
+	}
 	portable(s.AdditionalProperties)
 	for _, b := range s.AnyOf {
 		portable(b)

@@ -51,3 +51,24 @@ func confirmRule(t Tool) string {
 	rule, _, _ := strings.Cut(c.Description, ":")
 	return strings.TrimSpace(rule)
 }
+
+// ModelBytes is what a model reads of the tool list, in bytes: for each
+// tool the compact JSON of {"name", "description", "inputSchema"} as
+// tools/list sends them (encoding/json, as mcp-go encodes), summed. Output
+// schemas and annotations are left out: clients read them, models mostly
+// do not.
+func ModelBytes(ts []Tool) (int, error) {
+	total := 0
+	for _, t := range ts {
+		read, err := json.Marshal(struct {
+			Name        string          `json:"name"`
+			Description string          `json:"description"`
+			InputSchema json.RawMessage `json:"inputSchema"`
+		}{t.Def.Name, t.Def.Description, t.Def.RawInputSchema})
+		if err != nil {
+			return 0, fmt.Errorf("tool %s: %w", t.Def.Name, err)
+		}
+		total += len(read)
+	}
+	return total, nil
+}

@@ -114,3 +114,13 @@ func TestOutputMismatchLoggedAndSent(t *testing.T) {
 		t.Errorf("matching result: error %v, log %q", res.IsError, logged.String())
 	}
 }
+
+// Descriptions state the inline limit as configured, in the unit a person
+// would write it.
+func TestSizeText(t *testing.T) {
+	for n, want := range map[int64]string{1 << 20: "1 MiB", 5 << 20: "5 MiB", 512 << 10: "512 KiB", 1536 << 10: "1536 KiB", 1000: "1000 bytes"} {
+		if got := sizeText(n); got != want {
+			t.Errorf("sizeText(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
