@@ -149,12 +149,15 @@ func (c *confirmer) decide(d tools.Deletion, res *mcp.ElicitationResult) tools.D
 }
 
 // fingerprint identifies a deletion in a session: an answer counts only for
-// the deletion it was asked about.
+// the deletion it was asked about (the tool, the names, the items). Detail is
+// left out: it is measured again at each retry, and a database or namespace
+// in use would never match its own answer.
 func fingerprint(ctx context.Context, d tools.Deletion) string {
 	var session string
 	if cs := server.ClientSessionFromContext(ctx); cs != nil {
 		session = cs.SessionID()
 	}
+	d.Detail = ""
 	b, _ := json.Marshal(struct {
 		Session string
 		D       tools.Deletion
