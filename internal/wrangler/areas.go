@@ -193,8 +193,14 @@ func (r r2Backend) DeleteBucket(_ context.Context, name string) error {
 }
 
 func (r r2Backend) Presign(context.Context, storage.PresignRequest) (storage.PresignedURL, error) {
-	return storage.PresignedURL{}, storage.Errorf(storage.CodeUnsupported,
-		"wrangler dev serves no presigned URLs: read and write the object with r2_get and r2_put, or through the Worker")
+	return storage.PresignedURL{}, ErrPresign()
+}
+
+// ErrPresign is the answer to a presign: wrangler dev has no S3 endpoint
+// that would take a signed URL.
+func ErrPresign() error {
+	return storage.Errorf(storage.CodeUnsupported,
+		"wrangler dev serves no presigned URLs (they need the cloudflare backend and a real bucket): read and write the object with r2_download and r2_upload, or through the Worker")
 }
 
 func (r r2Backend) data(ctx context.Context, ref string) (R2Data, string, error) {

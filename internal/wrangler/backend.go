@@ -44,11 +44,14 @@ type (
 	}
 )
 
-// Files is the path to the persisted state, used while dev does not run.
+// Files is the path to the persisted state, used while dev does not run:
+// the data operations of its KV, R2 and D1 on the ids dev uses (its
+// namespace-level operations are not called; the config answers those).
+// miniflare.Store is one.
 type Files interface {
-	KV() KVData
-	R2() R2Data
-	D1() D1Data
+	KV() storage.KV
+	R2() storage.R2
+	D1() storage.D1
 }
 
 // FilesOpener opens the persisted state of p in persistDir; devURL is where

@@ -173,15 +173,15 @@ func TestFilesWhenNotRunning(t *testing.T) {
 // dev id of the binding (here its name).
 type fakeFiles struct{}
 
-type fakeKV struct{ wrangler.KVData }
+type fakeKV struct{ storage.KV }
 
 func (fakeKV) Get(_ context.Context, ns, _ string) (*storage.KVValue, error) {
 	return nil, errors.New("fake files: " + ns)
 }
 
-func (fakeFiles) KV() wrangler.KVData { return fakeKV{} }
-func (fakeFiles) R2() wrangler.R2Data { return nil }
-func (fakeFiles) D1() wrangler.D1Data { return nil }
+func (fakeFiles) KV() storage.KV { return fakeKV{} }
+func (fakeFiles) R2() storage.R2 { return nil }
+func (fakeFiles) D1() storage.D1 { return nil }
 
 // TestSomethingElseOnThePort: a server that is not dev's Local Explorer is
 // a clear error naming the URL, at the first call, and nothing is written.

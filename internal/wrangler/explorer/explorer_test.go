@@ -92,6 +92,32 @@ func TestKVKeysReachTheWorker(t *testing.T) {
 			t.Errorf("Get %q = %x exp %d meta %s", key, got, v.Expiration, v.Metadata)
 		}
 	}
+	// Without an expiration a value goes to its own endpoint: as the body,
+	// or in a multipart body with its metadata.
+	for _, tc := range []struct {
+		key  string
+		meta json.RawMessage
+	}{{"plain/raw", nil}, {"plain/meta?#", json.RawMessage(`{"m":"é"}`)}} {
+		val := []byte{0xfe, 0, 'x', '\r', '\n'}
+		if err := s.Put(ctx, kvID, storage.KVPut{Key: tc.key, Body: bytes.NewReader(val), Size: int64(len(val)), Metadata: tc.meta}); err != nil {
+			t.Fatalf("Put %q: %v", tc.key, err)
+		}
+		resp, body := worker(t, dev, http.MethodGet, "/kv", url.Values{"key": {tc.key}}, nil, nil)
+		wantMeta := string(tc.meta)
+		if wantMeta == "" {
+			wantMeta = "null"
+		}
+		if !bytes.Equal(body, val) || !jsonEq(resp.Header.Get("x-metadata"), wantMeta) || resp.Header.Get("x-expiration") != "0" {
+			t.Errorf("Worker reads %q as %x %v", tc.key, body, resp.Header)
+		}
+	}
+	// A value too large for the bulk endpoint's string cannot carry an
+	// expiration through the explorer: refused before anything is sent.
+	big := int64(26214400/4*3 + 1)
+	err := s.Put(ctx, kvID, storage.KVPut{Key: "big", Body: io.LimitReader(zeros{}, big), Size: big, Expiry: storage.Expiry{TTL: 3600}})
+	if !errors.Is(err, storage.ErrUnsupported) || !strings.Contains(err.Error(), "expiration") {
+		t.Errorf("Put of a large value with a TTL: %v", err)
+	}
 	// The Worker writes; the explorer reads.
 	worker(t, dev, http.MethodPut, "/kv", url.Values{"key": {"from/worker?#"}, "ttl": {"3600"}, "metadata": {`{"by":"worker"}`}}, []byte("hi"), nil)
 	v, err := s.Get(ctx, kvID, "from/worker?#")
@@ -245,4 +271,11 @@ func jsonEq(a, b string) bool {
 	xa, _ := json.Marshal(x)
 	ya, _ := json.Marshal(y)
 	return string(xa) == string(ya)
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
 }

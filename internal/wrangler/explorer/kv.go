@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"mime/multipart"
 	"net/http"
+	"net/textproto"
 	"net/url"
 	"strconv"
 
@@ -72,10 +74,21 @@ func (s *Store) keyInfo(ctx context.Context, ns, key string) (storage.KeyInfo, b
 	return storage.KeyInfo{}, false, nil
 }
 
-// Put writes one value through the bulk endpoint, the one that honours an
-// expiration. The JSON body is streamed, the value base64-encoded on the
-// way, so the value is never held whole here.
+// Put writes one value. Without an expiration it goes to the value's own
+// endpoint, streamed (with its metadata in a multipart body); with one, to
+// the bulk endpoint, the only one that honours an expiration, as a JSON body
+// streamed with the value base64-encoded on the way, which caps the value at
+// 3/4 of that endpoint's 25 MiB string (maxBulkValue). Neither holds the
+// value whole here.
 func (s *Store) Put(ctx context.Context, ns string, put storage.KVPut) error {
+	if put.Expiry == (storage.Expiry{}) {
+		return s.putValue(ctx, ns, put)
+	}
+	if put.Size > maxBulkValue {
+		return storage.Errorf(storage.CodeUnsupported,
+			"value: %d bytes with an expiration: wrangler dev's Local Explorer takes an expiration only in a bulk write, whose values are base64 strings of at most 25 MiB, so at most %d bytes; write it without expiration_ttl/expiration, or stop wrangler dev to write through the persisted files",
+			put.Size, maxBulkValue)
+	}
 	head, err := bulkItemHead(put.Key, put.Metadata, put.Expiry)
 	if err != nil {
 		return err
@@ -85,11 +98,7 @@ func (s *Store) Put(ctx context.Context, ns string, put storage.KVPut) error {
 		_, err := io.WriteString(pw, head)
 		if err == nil {
 			enc := base64.NewEncoder(base64.StdEncoding, pw)
-			var n int64
-			n, err = io.Copy(enc, io.LimitReader(put.Body, put.Size))
-			if err == nil && n != put.Size {
-				err = fmt.Errorf("the value has %d bytes, not the %d announced", n, put.Size)
-			}
+			err = copyExactly(enc, put.Body, put.Size)
 			if cerr := enc.Close(); err == nil {
 				err = cerr
 			}
@@ -110,6 +119,61 @@ func (s *Store) Put(ctx context.Context, ns string, put storage.KVPut) error {
 		return storage.Errorf(storage.CodeUnavailable, "wrangler: writing KV key %q: dev did not write it; try again", put.Key)
 	}
 	return nil
+}
+
+// maxBulkValue is the largest value whose base64 fits the bulk endpoint's
+// string of at most 26,214,400 characters.
+const maxBulkValue = 26214400 / 4 * 3
+
+// putValue writes a value without expiration to its own endpoint: the bytes
+// as the body, or, with metadata, a multipart body of "metadata" (JSON) and
+// "value" (the bytes), streamed.
+func (s *Store) putValue(ctx context.Context, ns string, put storage.KVPut) error {
+	seg, err := segment("key", put.Key)
+	if err != nil {
+		return err
+	}
+	r := request{method: http.MethodPut, path: kvPath(ns) + "/values" + seg, what: "writing KV key " + strconv.Quote(put.Key)}
+	if len(put.Metadata) == 0 {
+		r.body, r.size = io.LimitReader(put.Body, put.Size), put.Size
+		r.header = http.Header{"Content-Type": {"application/octet-stream"}}
+		return s.call(ctx, r, nil, nil)
+	}
+	pr, pw := io.Pipe()
+	mw := multipart.NewWriter(pw)
+	go func() {
+		h := textproto.MIMEHeader{}
+		h.Set("Content-Disposition", `form-data; name="metadata"`)
+		h.Set("Content-Type", "application/json")
+		w, err := mw.CreatePart(h)
+		if err == nil {
+			_, err = w.Write(put.Metadata)
+		}
+		if err == nil {
+			w, err = mw.CreateFormFile("value", "value")
+		}
+		if err == nil {
+			err = copyExactly(w, put.Body, put.Size)
+		}
+		if err == nil {
+			err = mw.Close()
+		}
+		pw.CloseWithError(err)
+	}()
+	r.body, r.size = pr, -1
+	r.header = http.Header{"Content-Type": {mw.FormDataContentType()}}
+	err = s.call(ctx, r, nil, nil)
+	pr.CloseWithError(io.ErrClosedPipe)
+	return err
+}
+
+// copyExactly copies size bytes of r to w, failing when r has fewer.
+func copyExactly(w io.Writer, r io.Reader, size int64) error {
+	n, err := io.Copy(w, io.LimitReader(r, size))
+	if err == nil && n != size {
+		err = fmt.Errorf("the value has %d bytes, not the %d announced", n, size)
+	}
+	return err
 }
 
 // bulkItemHead is the JSON of one bulk write item up to its value's
