@@ -396,7 +396,11 @@ func (s *store) runGroup(tx *sql.Tx, group []*pendingWrite) []*pendingWrite {
 		}
 		if w.err = w.fn(ctx, queries{s, tx}); w.err != nil {
 			if _, err := tx.ExecContext(ctx, "ROLLBACK TO w"); err != nil {
-				return failGroup(group, w.err)
+				// SQLite has rolled the whole transaction back.
+				own := w.err
+				failGroup(group, dbErr(ctx, w.op, err))
+				w.err = own
+				return nil
 			}
 		} else {
 			ok = append(ok, w)
