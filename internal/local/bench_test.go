@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -237,6 +238,13 @@ func BenchmarkKVPutConcurrent(b *testing.B) {
 			b.Error(err)
 		}
 	}
+	var commits atomic.Int64 // of the 50 writers' puts
+	var counting atomic.Bool
+	openedStore(b, be).committed = func(int) {
+		if counting.Load() {
+			commits.Add(1)
+		}
+	}
 	var one, many time.Duration
 	var puts1, putsN int
 	for i := 0; b.Loop(); i++ {
@@ -247,6 +255,7 @@ func BenchmarkKVPutConcurrent(b *testing.B) {
 		one += time.Since(start)
 		puts1 += solo
 
+		counting.Store(true)
 		start = time.Now()
 		var wg sync.WaitGroup
 		for w := range writers {
@@ -258,10 +267,12 @@ func BenchmarkKVPutConcurrent(b *testing.B) {
 		}
 		wg.Wait()
 		many += time.Since(start)
+		counting.Store(false)
 		putsN += writers * each
 	}
 	r1, rN := float64(puts1)/one.Seconds(), float64(putsN)/many.Seconds()
 	b.ReportMetric(r1, "puts/s-1writer")
 	b.ReportMetric(rN, "puts/s-50writers")
 	b.ReportMetric(rN/r1, "x-1writer")
+	b.ReportMetric(float64(putsN)/float64(commits.Load()), "puts/commit-50writers")
 }
