@@ -385,23 +385,28 @@ func (s *store) runGroup(tx *sql.Tx, group []*pendingWrite) []*pendingWrite {
 		return group
 	}
 	ok := make([]*pendingWrite, 0, len(group))
+	q := queries{s, tx} // prepared: three statements a write
 	for _, w := range group {
 		if err := w.ctx.Err(); err != nil { // cancelled while queued
 			w.err = fmt.Errorf("local: %s: %w", w.op, err)
 			continue
 		}
 		ctx := context.WithoutCancel(w.ctx)
-		if _, err := tx.ExecContext(ctx, "SAVEPOINT w"); err != nil {
+		if _, err := q.ExecContext(ctx, "SAVEPOINT w"); err != nil {
 			return failGroup(group, dbErr(ctx, w.op, err))
 		}
-		if w.err = w.fn(ctx, queries{s, tx}); w.err != nil {
-			if _, err := tx.ExecContext(ctx, "ROLLBACK TO w"); err != nil {
-				return failGroup(group, w.err)
+		if w.err = w.fn(ctx, q); w.err != nil {
+			if _, err := q.ExecContext(ctx, "ROLLBACK TO w"); err != nil {
+				// SQLite has rolled the whole transaction back.
+				own := w.err
+				failGroup(group, dbErr(ctx, w.op, err))
+				w.err = own
+				return nil
 			}
 		} else {
 			ok = append(ok, w)
 		}
-		if _, err := tx.ExecContext(ctx, "RELEASE w"); err != nil {
+		if _, err := q.ExecContext(ctx, "RELEASE w"); err != nil {
 			return failGroup(group, dbErr(ctx, w.op, err))
 		}
 	}
