@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -188,5 +189,60 @@ func TestGroupCommitCancelledWhileQueued(t *testing.T) {
 	}
 	if v, err := getKV(t, b, ns, "kept"); err != nil || v != "y" {
 		t.Errorf("kept = %q, %v", v, err)
+	}
+}
+
+// A write that panics fails alone, as internal: the writes grouped with it
+// commit, and the process goes on writing (the token is not left held, no
+// writer waits forever).
+func TestGroupCommitContainsPanic(t *testing.T) {
+	for _, n := range []int{1, 3} { // alone, and in a group
+		t.Run(fmt.Sprintf("group of %d", n), func(t *testing.T) {
+			b, _ := newTestBackend(t)
+			ns := mkNamespace(t, b, "ns")
+			st := openedStore(t, b)
+
+			st.write <- struct{}{}
+			errs := make(chan error, n)
+			go func() {
+				errs <- st.update(t.Context(), "boom", func(context.Context, queries) error { panic("boom") })
+			}()
+			queued(t, st, 1)
+			for i := 1; i < n; i++ {
+				go func() {
+					errs <- b.KV().Put(t.Context(), ns, storage.KVPut{Key: fmt.Sprint("k", i), Body: bytes.NewReader([]byte("v")), Size: 1})
+				}()
+				queued(t, st, i+1)
+			}
+			<-st.write
+
+			var internal, ok int
+			for range n {
+				switch err := <-errs; {
+				case err == nil:
+					ok++
+				case storage.CodeOf(err) == storage.CodeInternal && strings.Contains(err.Error(), "panic: boom"):
+					internal++
+				default:
+					t.Errorf("unexpected error %v", err)
+				}
+			}
+			if internal != 1 || ok != n-1 {
+				t.Errorf("%d internal, %d ok; want 1 and %d", internal, ok, n-1)
+			}
+			for i := 1; i < n; i++ {
+				if v, err := getKV(t, b, ns, fmt.Sprint("k", i)); err != nil || v != "v" {
+					t.Errorf("k%d = %q, %v", i, v, err)
+				}
+			}
+			done := make(chan error, 1)
+			go func() { done <- b.KV().Put(t.Context(), ns, storage.KVPut{Key: "after", Body: bytes.NewReader([]byte("v")), Size: 1}) }()
+			select {
+			case err := <-done:
+				check(t, err)
+			case <-time.After(30 * time.Second):
+				t.Fatal("a write after the panic never returned: the write token was left held")
+			}
+		})
 	}
 }

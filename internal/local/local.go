@@ -275,8 +275,10 @@ func (s *store) update(ctx context.Context, op string, fn func(ctx context.Conte
 		case <-w.done:
 			return w.err
 		case s.write <- struct{}{}:
-			s.lead(w)
-			<-s.write
+			func() {
+				defer func() { <-s.write }() // even if a write panics
+				s.lead(w)
+			}()
 		case <-ctx.Done():
 			if s.dequeue(w) {
 				return fmt.Errorf("local: %s: %w", op, ctx.Err())
@@ -379,7 +381,7 @@ func (s *store) runGroup(tx *sql.Tx, group []*pendingWrite) []*pendingWrite {
 			w.err = fmt.Errorf("local: %s: %w", w.op, w.err)
 			return nil
 		}
-		if w.err = w.fn(context.WithoutCancel(w.ctx), queries{s, tx}); w.err != nil {
+		if w.err = w.run(queries{s, tx}); w.err != nil {
 			return nil
 		}
 		return group
@@ -395,7 +397,7 @@ func (s *store) runGroup(tx *sql.Tx, group []*pendingWrite) []*pendingWrite {
 		if _, err := q.ExecContext(ctx, "SAVEPOINT w"); err != nil {
 			return failGroup(group, dbErr(ctx, w.op, err))
 		}
-		if w.err = w.fn(ctx, q); w.err != nil {
+		if w.err = w.run(q); w.err != nil {
 			if _, err := q.ExecContext(ctx, "ROLLBACK TO w"); err != nil {
 				// SQLite has rolled the whole transaction back.
 				own := w.err
@@ -411,6 +413,19 @@ func (s *store) runGroup(tx *sql.Tx, group []*pendingWrite) []*pendingWrite {
 		}
 	}
 	return ok
+}
+
+// run runs w's fn with a context that is never cancelled (see update). A
+// panic in fn fails w alone, as an internal error: fn runs on the leader's
+// goroutine, in a transaction that carries the writes of others, which
+// must neither be lost nor wait forever for a leader that is gone.
+func (w *pendingWrite) run(q queries) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = storage.Errorf(storage.CodeInternal, "local: %s: panic: %v", w.op, r)
+		}
+	}()
+	return w.fn(context.WithoutCancel(w.ctx), q)
 }
 
 // failGroup fails every write of group with err, for a transaction that
