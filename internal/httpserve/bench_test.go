@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"slices"
 	"sync"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
+	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/httpserve"
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/mcpserver"
@@ -25,7 +27,7 @@ import (
 const benchClients = 50
 
 // BenchmarkKVGetHTTP50: kv_get of a small value over Streamable HTTP from
-// 50 concurrent clients, each with its own session, on the embedded
+// 50 concurrent clients of the official Go SDK, each with its own session, on the embedded
 // backend, with sessions (stateful) and without (stateless). In the same
 // run, the same clients call the floor: an mcp-go server of the same
 // version, with no checks in front, whose one tool kv_get returns a
@@ -108,10 +110,20 @@ func serveFloor(b *testing.B, stateless bool) string {
 	return ts.URL + "/mcp"
 }
 
-func benchSessions(b *testing.B, url string) []*mcptest.Session {
-	sessions := make([]*mcptest.Session, benchClients)
+// benchSessions connects the clients, as separate programs would: each
+// keeps its connections.
+func benchSessions(b *testing.B, url string) []*sdk.ClientSession {
+	b.Helper()
+	sessions := make([]*sdk.ClientSession, benchClients)
 	for i := range sessions {
-		sessions[i] = connect(b, url, nil)
+		client := sdk.NewClient(&sdk.Implementation{Name: "bench", Version: "1"}, nil)
+		hc := &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+		s, err := client.Connect(context.Background(), &sdk.StreamableClientTransport{Endpoint: url, HTTPClient: hc}, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { s.Close() })
+		sessions[i] = s
 	}
 	return sessions
 }
@@ -123,19 +135,17 @@ type callStats struct {
 }
 
 // add makes n kv_get calls, spread over the sessions calling at once.
-func (s *callStats) add(b *testing.B, sessions []*mcptest.Session, n int) {
+func (s *callStats) add(b *testing.B, sessions []*sdk.ClientSession, n int) {
 	var next atomic.Int64
 	lat := make([][]time.Duration, len(sessions))
 	start := time.Now()
 	var wg sync.WaitGroup
 	for c := range sessions {
 		wg.Go(func() {
-			req := mcp.CallToolRequest{}
-			req.Params.Name = "kv_get"
-			req.Params.Arguments = map[string]any{"namespace": "bench", "key": "site-title"}
+			params := &sdk.CallToolParams{Name: "kv_get", Arguments: map[string]any{"namespace": "bench", "key": "site-title"}}
 			for next.Add(1) <= int64(n) {
 				t0 := time.Now()
-				res, err := sessions[c].Client.CallTool(context.Background(), req)
+				res, err := sessions[c].CallTool(context.Background(), params)
 				if err != nil || res.IsError {
 					b.Errorf("kv_get: %v %v", err, res)
 					return
