@@ -138,23 +138,23 @@ database_id = "11111111-2222-4333-8444-555555555555"
 // backend's files path, without the miniflare files.
 type emptyFiles struct{}
 
-func (emptyFiles) KV() wrangler.KVData { return emptyKV{} }
-func (emptyFiles) R2() wrangler.R2Data { return emptyR2{} }
-func (emptyFiles) D1() wrangler.D1Data { return emptyD1{} }
+func (emptyFiles) KV() storage.KV { return emptyKV{} }
+func (emptyFiles) R2() storage.R2 { return emptyR2{} }
+func (emptyFiles) D1() storage.D1 { return emptyD1{} }
 
-type emptyKV struct{ wrangler.KVData }
+type emptyKV struct{ storage.KV }
 
 func (emptyKV) List(context.Context, string, storage.ListOptions) (storage.KeyPage, error) {
 	return storage.KeyPage{}, nil
 }
 
-type emptyR2 struct{ wrangler.R2Data }
+type emptyR2 struct{ storage.R2 }
 
 func (emptyR2) ListObjects(context.Context, string, storage.ObjectListOptions) (storage.ObjectPage, error) {
 	return storage.ObjectPage{}, nil
 }
 
-type emptyD1 struct{}
+type emptyD1 struct{ storage.D1 }
 
 func (emptyD1) Query(context.Context, string, []storage.Statement, storage.QueryOptions) ([]storage.QueryResult, error) {
 	return []storage.QueryResult{{}}, nil

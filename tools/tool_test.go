@@ -70,6 +70,31 @@ func TestSchemaTags(t *testing.T) {
 	}
 }
 
+// Under load, production checks one result of a tool a second, not every
+// one (checkEvery): the check costs as much as a small read from the
+// embedded store. The first result is always checked.
+func TestOutputChecksSpaced(t *testing.T) {
+	type out struct {
+		N int `json:"n" schema:"maximum=3"`
+	}
+	var logged bytes.Buffer
+	log := slog.New(slog.NewJSONHandler(&logged, &slog.HandlerOptions{Level: slog.LevelError}))
+	full := Hints{ReadOnly: No, Destructive: No, Idempotent: No, OpenWorld: No}
+	tool, err := define("kv", Spec[struct{}, out]{Name: "wrong_shape", Description: "d", Hints: full,
+		Handle: func(context.Context, struct{}) (out, error) { return out{N: 5}, nil }}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 100 {
+		if res, err := tool.Handler(t.Context(), mcp.CallToolRequest{}); err != nil || res.IsError {
+			t.Fatalf("result = %+v, %v; want the handler's result", res, err)
+		}
+	}
+	if n := strings.Count(logged.String(), "\n"); n != 1 {
+		t.Errorf("100 calls in a row logged %d mismatches, want 1 (the first result checked, the others within checkEvery not):\n%s", n, logged.String())
+	}
+}
+
 // A result that breaks its output schema is a bug of the server, found
 // after the handler did its work: it is logged at error level, naming the
 // tool and the violation, and sent anyway, since a client that retried on

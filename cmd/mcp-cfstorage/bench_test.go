@@ -175,3 +175,62 @@ func BenchmarkProcessStart(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkColdStartInstructions counts, under valgrind's callgrind, the
+// instructions of the same whole cold start as BenchmarkColdStart (with
+// the requests already waiting on stdin) and of the floor: counts, unlike
+// times, do not move with the load of a shared machine. GOGC=off, because
+// under valgrind the runtime runs a collection that a native start does not
+// (GODEBUG=gctrace=1 shows none); asyncpreemptoff, because callgrind stops
+// on the signals of asynchronous preemption. Without valgrind, it is
+// skipped.
+func BenchmarkColdStartInstructions(b *testing.B) {
+	if _, err := exec.LookPath("valgrind"); err != nil {
+		b.Skip("valgrind is not installed")
+	}
+	home, data := b.TempDir(), b.TempDir()
+	floor := buildFloor(b)
+	var server, under int64
+	for b.Loop() {
+		under, _ = instructions(b, exec.Command(floor), "")
+		cmd := exec.Command(binary, "--backend", "local", "--data-dir", data)
+		cmd.Env = childEnv(home)
+		var out []byte
+		server, out = instructions(b, cmd, coldStartRequests)
+		if !bytes.Contains(out, []byte(`"name":"kv_put"`)) {
+			b.Fatalf("no tools/list answer: %.300s", out)
+		}
+	}
+	b.ReportMetric(float64(server)/1e6, "Minstr")
+	b.ReportMetric(float64(under)/1e6, "floor-Minstr")
+	b.ReportMetric(float64(server)/float64(under), "x-floor")
+}
+
+// instructions runs cmd under callgrind with stdin as its input and returns
+// the instructions it executed, and its output.
+func instructions(b *testing.B, cmd *exec.Cmd, stdin string) (int64, []byte) {
+	b.Helper()
+	args := append([]string{"--tool=callgrind", "--callgrind-out-file=/dev/null", cmd.Path}, cmd.Args[1:]...)
+	run := exec.Command("valgrind", args...)
+	run.Env = append(slices.Clone(cmd.Env), "GOGC=off", "GODEBUG=asyncpreemptoff=1")
+	if cmd.Env == nil {
+		run.Env = append(os.Environ(), "GOGC=off", "GODEBUG=asyncpreemptoff=1")
+	}
+	run.Stdin = strings.NewReader(stdin)
+	var stdout, stderr bytes.Buffer
+	run.Stdout, run.Stderr = &stdout, &stderr
+	if err := run.Run(); err != nil {
+		b.Fatalf("valgrind %v: %v\n%s", cmd.Args, err, stderr.String())
+	}
+	for line := range strings.Lines(stderr.String()) {
+		if _, v, ok := strings.Cut(line, "Collected :"); ok {
+			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			if err != nil {
+				b.Fatal(err)
+			}
+			return n, stdout.Bytes()
+		}
+	}
+	b.Fatalf("valgrind %v: no instruction count in\n%s", cmd.Args, stderr.String())
+	return 0, nil
+}

@@ -236,7 +236,9 @@ func TestGroupCommitContainsPanic(t *testing.T) {
 				}
 			}
 			done := make(chan error, 1)
-			go func() { done <- b.KV().Put(t.Context(), ns, storage.KVPut{Key: "after", Body: bytes.NewReader([]byte("v")), Size: 1}) }()
+			go func() {
+				done <- b.KV().Put(t.Context(), ns, storage.KVPut{Key: "after", Body: bytes.NewReader([]byte("v")), Size: 1})
+			}()
 			select {
 			case err := <-done:
 				check(t, err)
