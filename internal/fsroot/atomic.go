@@ -41,8 +41,10 @@ type AtomicFile struct {
 	done      bool // Commit or Abort was called
 	committed bool
 	// written is the bytes written so far; flushed, the prefix already
-	// handed to the disk (see Write).
+	// handed to the disk (see Write). writeback holds a token while a
+	// writeback runs, in a goroutine of its own.
 	written, flushed int64
+	writeback        chan struct{}
 }
 
 // writebackChunk is how much Write lets pile up in the page cache before it
@@ -93,7 +95,8 @@ func openAtomic(root *os.Root, rel, path string, overwrite bool) (*AtomicFile, e
 	if fi != nil && fi.Mode().IsRegular() {
 		_ = f.Chmod(fi.Mode().Perm()) // best effort: some file systems refuse
 	}
-	return &AtomicFile{f: f, root: root, rel: rel, tmp: tmp, path: path, overwrite: overwrite, link: root.Link}, nil
+	return &AtomicFile{f: f, root: root, rel: rel, tmp: tmp, path: path, overwrite: overwrite, link: root.Link,
+		writeback: make(chan struct{}, 1)}, nil
 }
 
 // existsError refuses to replace path; it matches ErrExists.
@@ -118,9 +121,11 @@ func (a *AtomicFile) Path() string { return a.path }
 
 // Write writes to the temporary file. After Commit or Abort it returns
 // os.ErrClosed. Every writebackChunk bytes it starts their writeback
-// (durable.StartWriteback), so that the disk works while the data is still
-// arriving, rather than all of it in Commit's fsync: that overlap is what
-// puts save_to at or below a plain copy followed by one fsync.
+// (durable.StartWriteback) in a goroutine, so that the disk works while the
+// data is still arriving, rather than all of it in Commit's fsync, and a
+// busy disk does not hold up the writes: that overlap is what puts save_to
+// at or below a plain copy followed by one fsync. While one writeback runs,
+// the next chunks wait for the one after it.
 func (a *AtomicFile) Write(p []byte) (int, error) {
 	if a.done {
 		return 0, fmt.Errorf("write %s: %w", quote(a.path), os.ErrClosed)
@@ -128,10 +133,24 @@ func (a *AtomicFile) Write(p []byte) (int, error) {
 	n, err := a.f.Write(p)
 	a.written += int64(n)
 	if a.written-a.flushed >= writebackChunk {
-		durable.StartWriteback(a.f, a.flushed, a.written-a.flushed)
-		a.flushed = a.written
+		select {
+		case a.writeback <- struct{}{}:
+			off, size := a.flushed, a.written-a.flushed
+			a.flushed = a.written
+			go func() {
+				defer func() { <-a.writeback }()
+				durable.StartWriteback(a.f, off, size)
+			}()
+		default:
+		}
 	}
 	return n, err
+}
+
+// waitWriteback waits for the writeback that Write started, if it runs.
+func (a *AtomicFile) waitWriteback() {
+	a.writeback <- struct{}{}
+	<-a.writeback
 }
 
 // Commit makes the written data durable and visible at the destination:
@@ -148,6 +167,7 @@ func (a *AtomicFile) Commit() error {
 	}
 	a.done = true
 	defer a.root.Close()
+	a.waitWriteback()
 	if err := a.f.Sync(); err != nil {
 		_ = a.f.Close()
 		_ = a.root.Remove(a.tmp)
@@ -217,6 +237,7 @@ func (a *AtomicFile) Abort() error {
 	}
 	a.done = true
 	defer a.root.Close()
+	a.waitWriteback()
 	cerr := a.f.Close()
 	rerr := a.root.Remove(a.tmp)
 	if err := errors.Join(cerr, rerr); err != nil {
