@@ -1,7 +1,8 @@
 // Package durable holds the one rule for making directory entries survive a
 // crash: after a file is created, renamed or linked into a directory, the
 // directory itself is fsynced. The local backend's blob store and fsroot's
-// atomic downloads both rely on it.
+// atomic downloads both rely on it. StartWriteback, a hint that lets a long
+// write reach the disk before its fsync, lives here too.
 package durable
 
 import (
