@@ -15,7 +15,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mcp-cfstorage/mcp-cfstorage/internal/durable"
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/storage"
 )
 
@@ -225,7 +224,7 @@ func (s *store) install(ctx context.Context, tmp string) (string, error) {
 		os.Remove(tmp)
 		return "", fsErr(ctx, "storing an upload", err)
 	}
-	if err := durable.SyncDir(dir); err != nil {
+	if err := s.syncDir(dir); err != nil {
 		s.removeBlob(id)
 		return "", fsErr(ctx, "storing an upload", err)
 	}
@@ -251,7 +250,7 @@ func (s *store) link(src string) (string, error) {
 	if err := os.Link(s.blobPath(src), s.blobPath(id)); err != nil {
 		return "", err
 	}
-	if err := durable.SyncDir(dir); err != nil {
+	if err := s.syncDir(dir); err != nil {
 		s.removeBlob(id)
 		return "", err
 	}

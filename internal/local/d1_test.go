@@ -239,3 +239,25 @@ func TestCreateDatabaseSyncsDirBeforeRow(t *testing.T) {
 		t.Fatalf("after the fault: %v", err)
 	}
 }
+
+// A blob whose directory entry cannot be made durable is not installed: the
+// upload fails, no row names it, and no file is left behind.
+func TestUploadSyncsBlobDirBeforeRow(t *testing.T) {
+	b, _ := newTestBackend(t)
+	mkBucket(t, b, "bucket")
+	st := openedStore(t, b)
+	before := len(blobFiles(t, st.dir))
+	st.syncDir = func(string) error { return errors.New("injected: sync failed") }
+	_, err := b.R2().PutObject(t.Context(), storage.ObjectPut{Bucket: "bucket", Key: "o", Body: strings.NewReader("bytes"), Size: 5})
+	wantCode(t, err, storage.CodeInternal, "injected")
+	if _, err := b.R2().HeadObject(t.Context(), "bucket", "o"); storage.CodeOf(err) != storage.CodeNotFound {
+		t.Errorf("the object exists after a failed sync: %v", err)
+	}
+	if n := len(blobFiles(t, st.dir)); n != before {
+		t.Errorf("%d blob files after a failed sync, want %d", n, before)
+	}
+	st.syncDir = durable.SyncDir
+	if _, err := b.R2().PutObject(t.Context(), storage.ObjectPut{Bucket: "bucket", Key: "o", Body: strings.NewReader("bytes"), Size: 5}); err != nil {
+		t.Fatalf("after the fault: %v", err)
+	}
+}
