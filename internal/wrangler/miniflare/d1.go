@@ -76,17 +76,17 @@ func (d *d1Store) ListDatabases(ctx context.Context, opts storage.ListOptions) (
 	if err != nil {
 		return storage.DatabasePage{}, err
 	}
-	limit := pageSize(opts.Limit, storage.DefaultDatabaseList, storage.MaxDatabaseList)
+	limit := storage.PageSize(opts.Limit, storage.DefaultDatabaseList, storage.MaxDatabaseList)
 	all := slices.Clone(d.s.bindings().D1)
 	slices.SortFunc(all, func(a, b Database) int { return cmp2(a.Name, b.Name, a.ID, b.ID) })
 	page := storage.DatabasePage{Databases: []storage.Database{}}
 	for _, db := range all {
-		if !strings.HasPrefix(db.Name, opts.Prefix) || opts.Cursor != "" && cmp2(db.Name, c.Key, db.ID, c.ID) <= 0 {
+		if !strings.HasPrefix(db.Name, opts.Prefix) || opts.Cursor != "" && cmp2(db.Name, string(c.Key), db.ID, c.ID) <= 0 {
 			continue
 		}
 		if len(page.Databases) == limit {
 			last := page.Databases[limit-1]
-			page.Cursor = cursor{Kind: "d1", Key: last.Name, ID: last.ID}.encode()
+			page.Cursor = cursor{Kind: "d1", Key: []byte(last.Name), ID: last.ID}.encode()
 			break
 		}
 		info, err := d.describe(ctx, db)
