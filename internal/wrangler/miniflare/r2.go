@@ -255,7 +255,7 @@ func (r *r2Store) GetObject(ctx context.Context, bucket, key string, rng *storag
 		if err != nil {
 			return nil, err
 		}
-		start, length, err := span(rng, o.info.Size)
+		start, length, err := rng.Span(o.info.Size)
 		if err != nil {
 			return nil, err
 		}
@@ -276,22 +276,6 @@ func (r *r2Store) GetObject(ctx context.Context, bucket, key string, rng *storag
 	}
 	return nil, storage.Errorf(storage.CodeUnavailable,
 		"object %q in bucket %q: its data file in %s is missing, or it was replaced %d times while being opened: try again", key, bucket, r.blobDir(bucket), maxBlobAttempts)
-}
-
-// span resolves an inclusive range, nil for all, against an object of size
-// bytes: where it starts and how long it is.
-func span(rng *storage.ByteRange, size int64) (start, length int64, err error) {
-	if rng == nil {
-		return 0, size, nil
-	}
-	if rng.Start >= size {
-		return 0, 0, storage.Errorf(storage.CodeInvalidArgument, "range_start: %d is beyond the object size %d", rng.Start, size)
-	}
-	end := size - 1
-	if rng.End >= 0 {
-		end = min(rng.End, end)
-	}
-	return rng.Start, end - rng.Start + 1, nil
 }
 
 // openParts opens the first blob the range [start, start+length) needs
