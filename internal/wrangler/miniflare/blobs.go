@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mcp-cfstorage/mcp-cfstorage/internal/durable"
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/storage"
 )
 
@@ -133,7 +134,7 @@ func (s *Store) writeBlob(ctx context.Context, dir string, r io.Reader, w blobWr
 		return "", "", fsErr(ctx, "storing a blob", err)
 	}
 	if !w.deferSync {
-		if err := syncDir(dir); err != nil {
+		if err := durable.SyncDir(dir); err != nil {
 			os.Remove(filepath.Join(dir, id))
 			return "", "", fsErr(ctx, "storing a blob", err)
 		}
@@ -235,18 +236,5 @@ func syncBlobs(dir string, ids []string) error {
 			return err
 		}
 	}
-	return syncDir(dir)
-}
-
-// syncDir makes the entries of dir (a rename) durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
+	return durable.SyncDir(dir)
 }
