@@ -2,7 +2,6 @@ package local
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -38,15 +37,6 @@ func WithD1Timeout(d time.Duration) Option {
 
 func errNoDatabase(ref string) error {
 	return storage.Errorf(storage.CodeNotFound, "database %q: no such D1 database (call list_d1_databases to see them)", ref)
-}
-
-// newUUID returns a random (version 4) UUID, the form of a D1 database id.
-func newUUID() string {
-	var u [16]byte
-	rand.Read(u[:])
-	u[6] = u[6]&0x0f | 0x40
-	u[8] = u[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", u[0:4], u[4:6], u[6:8], u[8:10], u[10:16])
 }
 
 func (s *store) d1Path(id string) string {
@@ -132,7 +122,7 @@ func (d *d1Store) CreateDatabase(ctx context.Context, spec storage.DatabaseSpec)
 	if err != nil {
 		return storage.Database{}, err
 	}
-	db := storage.Database{ID: newUUID(), Name: spec.Name, CreatedAt: st.now().UTC().Truncate(time.Millisecond)}
+	db := storage.Database{ID: storage.NewDatabaseID(), Name: spec.Name, CreatedAt: st.now().UTC().Truncate(time.Millisecond)}
 	// The file first: a row never names a file that is missing. An empty
 	// file is an empty SQLite database.
 	path := st.d1Path(db.ID)
