@@ -116,7 +116,7 @@ func TestSweepD1Files(t *testing.T) {
 	st := openedStore(t, b)
 	<-st.sweepDone // the sweep of the open; this test runs its own
 
-	orphan, deleted, young := newUUID(), newUUID(), newUUID()
+	orphan, deleted, young := storage.NewDatabaseID(), storage.NewDatabaseID(), storage.NewDatabaseID()
 	dir := filepath.Dir(st.d1Path(db.ID))
 	files := map[string]bool{ // path: kept
 		st.d1Path(orphan):                                     false,

@@ -276,7 +276,7 @@ func (r *r2Store) GetObject(ctx context.Context, bucket, key string, rng *storag
 		return nil, err
 	}
 	// Once open, the file stays readable whatever a writer does next.
-	start, length, err := span(rng, o.info.Size)
+	start, length, err := rng.Span(o.info.Size)
 	if err == nil {
 		err = checkBlobSize(f, fmt.Sprintf("object %q", o.info.Key), o.info.Size)
 	}
@@ -289,22 +289,6 @@ func (r *r2Store) GetObject(ctx context.Context, bucket, key string, rng *storag
 		Length: length,
 		Body:   &objectBody{ctx: ctx, op: "reading object data", r: io.NewSectionReader(f, start, length), f: f},
 	}, nil
-}
-
-// span resolves an inclusive range, nil for all, against an object of size
-// bytes: where it starts and how long it is.
-func span(rng *storage.ByteRange, size int64) (start, length int64, err error) {
-	if rng == nil {
-		return 0, size, nil
-	}
-	if rng.Start >= size {
-		return 0, 0, storage.Errorf(storage.CodeInvalidArgument, "range_start: %d is beyond the object size %d", rng.Start, size)
-	}
-	end := size - 1
-	if rng.End >= 0 {
-		end = min(rng.End, end)
-	}
-	return rng.Start, end - rng.Start + 1, nil
 }
 
 // objectBody streams a section of an open blob. Like a network body, it

@@ -271,6 +271,23 @@ type ByteRange struct {
 	End   int64
 }
 
+// Span resolves the range, nil for all, against an object of size bytes:
+// where it starts and how long it is. A start at or past the end is
+// invalid_argument; an end past it is cut to it.
+func (r *ByteRange) Span(size int64) (start, length int64, err error) {
+	if r == nil {
+		return 0, size, nil
+	}
+	if r.Start >= size {
+		return 0, 0, Errorf(CodeInvalidArgument, "range_start: %d is beyond the object size %d", r.Start, size)
+	}
+	end := size - 1
+	if r.End >= 0 {
+		end = min(r.End, end)
+	}
+	return r.Start, end - r.Start + 1, nil
+}
+
 // Object is an object being read. Size is the full object size in Info;
 // Length is how many bytes Body yields (less for a range).
 type Object struct {

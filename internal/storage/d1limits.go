@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"crypto/rand"
 	"fmt"
 	"math"
 	"strings"
@@ -50,6 +51,16 @@ func ValidateDatabaseSpec(s DatabaseSpec) error {
 		return err
 	}
 	return oneOf("jurisdiction", s.Jurisdiction, D1Jurisdictions)
+}
+
+// NewDatabaseID is a random (version 4) UUID in lower case, the form of a
+// D1 database id, for a backend that makes one.
+func NewDatabaseID() string {
+	var u [16]byte
+	rand.Read(u[:]) // never fails: it crashes the program first (Go 1.24)
+	u[6] = u[6]&0x0f | 0x40
+	u[8] = u[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", u[0:4], u[4:6], u[6:8], u[8:10], u[10:16])
 }
 
 // IsDatabaseID reports whether ref has the form of a D1 database id: a UUID

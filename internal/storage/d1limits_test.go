@@ -80,3 +80,17 @@ func TestUnsupported(t *testing.T) {
 		t.Errorf("ListDatabases: %v", err)
 	}
 }
+
+// A new database id is a lower-case version 4 UUID that IsDatabaseID takes,
+// and a new one each time.
+func TestNewDatabaseID(t *testing.T) {
+	a, b := storage.NewDatabaseID(), storage.NewDatabaseID()
+	for _, id := range []string{a, b} {
+		if !storage.IsDatabaseID(id) || id != strings.ToLower(id) || id[14] != '4' || !strings.ContainsRune("89ab", rune(id[19])) {
+			t.Errorf("NewDatabaseID() = %q: not a lower-case version 4 UUID", id)
+		}
+	}
+	if a == b {
+		t.Errorf("two ids are both %q", a)
+	}
+}

@@ -286,7 +286,7 @@ func classifyWith(toks []sqlToken, depth int) string {
 }
 
 // D1's PRAGMAs, one list for --read-only wherever it is decided: here,
-// reading the SQL, and in the local backend's SQLite authorizer. Names are
+// reading the SQL, and in internal/d1sql's SQLite authorizer. Names are
 // in lower case.
 var (
 	// reportingPragmas only report, with or without an argument naming

@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"io/fs"
 	"os"
@@ -16,7 +15,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mcp-cfstorage/mcp-cfstorage/internal/durable"
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/storage"
+	"github.com/mcp-cfstorage/mcp-cfstorage/internal/upload"
 )
 
 // A blob is the bytes of one KV value, object or multipart part, in
@@ -84,11 +85,12 @@ type blobWrite struct {
 // durable when it returns: written to a temp file, fsynced, renamed to its
 // id, the folder fsynced. On error nothing is left behind.
 func (s *Store) writeBlob(ctx context.Context, dir string, r io.Reader, w blobWrite) (id, sum string, err error) {
-	if r == nil {
-		return "", "", storage.Errorf(storage.CodeInvalidArgument, "%s: is required", w.field)
+	body := upload.Body{Field: w.field, Size: w.size, Progress: w.progress}
+	if err := body.Check(r); err != nil {
+		return "", "", err
 	}
-	if w.size < 0 {
-		return "", "", storage.Errorf(storage.CodeInvalidArgument, "%s: size %d is negative", w.field, w.size)
+	if w.md5 {
+		body.Hash = md5.New()
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", "", fsErr(ctx, "creating the blob folder "+dir, err)
@@ -103,21 +105,17 @@ func (s *Store) writeBlob(ctx context.Context, dir string, r io.Reader, w blobWr
 			os.Remove(f.Name())
 		}
 	}()
-	cw := &copyWriter{ctx: ctx, f: f, progress: w.progress}
-	if w.md5 {
-		cw.h = md5.New()
-	}
-	buf := make([]byte, min(w.size, 1<<20-1)+1)
-	n, err := io.CopyBuffer(cw, io.LimitReader(r, w.size+1), buf) // one byte more tells a body too long
-	switch {
-	case cw.err != nil:
-		return "", "", cw.err
-	case err != nil:
+	if err := upload.Copy(ctx, f, r, body); err != nil {
+		var we *upload.WriteError
+		switch {
+		case isStorageErr(err):
+			return "", "", err
+		case errors.As(err, &we) && ctx.Err() != nil:
+			return "", "", fmt.Errorf("wrangler state: write stopped after %d bytes: %w", we.Sent, we.Err)
+		case errors.As(err, &we):
+			return "", "", fsErr(ctx, "writing a blob", we.Err)
+		}
 		return "", "", fmt.Errorf("wrangler state: reading the %s: %w", w.field, err)
-	case n < w.size:
-		return "", "", storage.Errorf(storage.CodeInvalidArgument, "%s: got %d bytes where its size says %d", w.field, n, w.size)
-	case n > w.size:
-		return "", "", storage.Errorf(storage.CodeInvalidArgument, "%s: holds more bytes than its size of %d", w.field, w.size)
 	}
 	if !w.deferSync {
 		if err := f.Sync(); err != nil {
@@ -133,46 +131,15 @@ func (s *Store) writeBlob(ctx context.Context, dir string, r io.Reader, w blobWr
 		return "", "", fsErr(ctx, "storing a blob", err)
 	}
 	if !w.deferSync {
-		if err := syncDir(dir); err != nil {
+		if err := durable.SyncDir(dir); err != nil {
 			os.Remove(filepath.Join(dir, id))
 			return "", "", fsErr(ctx, "storing a blob", err)
 		}
 	}
 	if w.md5 {
-		sum = hex.EncodeToString(cw.h.Sum(nil))
+		sum = hex.EncodeToString(body.Hash.Sum(nil))
 	}
 	return id, sum, nil
-}
-
-// copyWriter writes to the temp file and the hash, stops once ctx is done
-// and reports progress.
-type copyWriter struct {
-	ctx      context.Context
-	f        *os.File
-	h        hash.Hash
-	progress func(int64)
-	sent     int64
-	err      error
-}
-
-func (w *copyWriter) Write(p []byte) (int, error) {
-	if err := w.ctx.Err(); err != nil {
-		w.err = fmt.Errorf("wrangler state: write stopped after %d bytes: %w", w.sent, err)
-		return 0, w.err
-	}
-	n, err := w.f.Write(p)
-	if w.h != nil {
-		w.h.Write(p[:n])
-	}
-	w.sent += int64(n)
-	if err != nil {
-		w.err = fsErr(w.ctx, "writing a blob", err)
-		return n, w.err
-	}
-	if w.progress != nil {
-		w.progress(w.sent)
-	}
-	return n, nil
 }
 
 // removeBlobs deletes blobs no row names any more. A failure only leaks
@@ -235,18 +202,5 @@ func syncBlobs(dir string, ids []string) error {
 			return err
 		}
 	}
-	return syncDir(dir)
-}
-
-// syncDir makes the entries of dir (a rename) durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
+	return durable.SyncDir(dir)
 }

@@ -3,8 +3,6 @@ package miniflare
 import (
 	"context"
 	"database/sql"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -260,35 +258,24 @@ func isStorageErr(err error) bool {
 	return errors.As(err, &e)
 }
 
-// cursor is where a listing stopped; it travels as base64url JSON.
+// cursor is where a listing stopped, travelling to the client and back as
+// storage.EncodeCursor makes it.
 type cursor struct {
 	Kind string `json:"t"`
-	Key  string `json:"k"`
+	// Key is the last key (or name) listed; bytes, as JSON would replace
+	// invalid UTF-8 in a string and the next page would resume elsewhere.
+	Key []byte `json:"k"`
 	// ID completes a namespace's position: they are ordered by title, then id.
 	ID string `json:"id,omitempty"`
 	// Incl: listing resumes at Key itself (past a rolled-up prefix).
 	Incl bool `json:"i,omitempty"`
 }
 
-func (c cursor) encode() string {
-	js, _ := json.Marshal(c)
-	return base64.RawURLEncoding.EncodeToString(js)
-}
+func (c cursor) encode() string { return storage.EncodeCursor(c) }
 
+// decodeCursor reads s, issued by a listing of kind; "" is the start.
 func decodeCursor(s, kind string) (cursor, error) {
-	var c cursor
-	if s == "" {
-		return c, nil
-	}
-	js, err := base64.RawURLEncoding.DecodeString(s)
-	if err == nil {
-		err = json.Unmarshal(js, &c)
-	}
-	if err != nil || c.Kind != kind {
-		return cursor{}, storage.Errorf(storage.CodeInvalidArgument,
-			"cursor: %.40q is not a cursor of this listing: pass back the cursor the previous page returned", s)
-	}
-	return c, nil
+	return storage.DecodeCursor(s, func(c cursor) bool { return c.Kind == kind })
 }
 
 // prefixEnd is the least string above every string starting with p, or ""
@@ -304,15 +291,4 @@ func prefixEnd(p string) string {
 		}
 	}
 	return ""
-}
-
-// pageSize applies a listing's default and maximum.
-func pageSize(limit, def, max int) int {
-	switch {
-	case limit <= 0:
-		return def
-	case limit > max:
-		return max
-	}
-	return limit
 }

@@ -67,19 +67,19 @@ func (k *kvStore) ListNamespaces(ctx context.Context, opts storage.ListOptions) 
 	if err != nil {
 		return storage.NamespacePage{}, err
 	}
-	limit := pageSize(opts.Limit, storage.DefaultNamespaceList, storage.MaxNamespaceList)
+	limit := storage.PageSize(opts.Limit, storage.DefaultNamespaceList, storage.MaxNamespaceList)
 	all := slices.Clone(k.s.bindings().KV)
 	slices.SortFunc(all, func(a, b Namespace) int {
 		return cmp2(a.Title, b.Title, a.ID, b.ID)
 	})
 	page := storage.NamespacePage{Namespaces: []storage.Namespace{}}
 	for _, ns := range all {
-		if !strings.HasPrefix(ns.Title, opts.Prefix) || opts.Cursor != "" && cmp2(ns.Title, c.Key, ns.ID, c.ID) <= 0 {
+		if !strings.HasPrefix(ns.Title, opts.Prefix) || opts.Cursor != "" && cmp2(ns.Title, string(c.Key), ns.ID, c.ID) <= 0 {
 			continue
 		}
 		if len(page.Namespaces) == limit {
 			last := page.Namespaces[limit-1]
-			page.Cursor = cursor{Kind: "ns", Key: last.Title, ID: last.ID}.encode()
+			page.Cursor = cursor{Kind: "ns", Key: []byte(last.Title), ID: last.ID}.encode()
 			break
 		}
 		page.Namespaces = append(page.Namespaces, storage.Namespace{ID: ns.ID, Title: ns.Title})
@@ -411,7 +411,7 @@ func (k *kvStore) List(ctx context.Context, namespaceID string, opts storage.Lis
 	if err != nil {
 		return storage.KeyPage{}, err
 	}
-	limit := pageSize(opts.Limit, storage.DefaultKVListLimit, storage.MaxKVListLimit)
+	limit := storage.PageSize(opts.Limit, storage.DefaultKVListLimit, storage.MaxKVListLimit)
 	page := storage.KeyPage{Keys: []storage.KeyInfo{}}
 	c, empty, err := k.s.openRead(ctx, k.file(namespaceID), kvTable)
 	if errors.Is(err, errNoFile) {
@@ -427,7 +427,7 @@ func (k *kvStore) List(ctx context.Context, namespaceID string, opts storage.Lis
 	w := where{conds: []string{notExpired}, args: []any{k.s.opts.Now().UnixMilli()}}
 	w.prefix("key", opts.Prefix)
 	if opts.Cursor != "" {
-		w.add("key > ?", cur.Key)
+		w.add("key > ?", string(cur.Key)) // TEXT, as the keys are
 	}
 	rows, err := c.QueryContext(ctx, "SELECT key, blob_id, expiration, metadata FROM _mf_entries"+w.sql()+" ORDER BY key LIMIT ?",
 		append(w.args, limit+1)...)
@@ -450,7 +450,7 @@ func (k *kvStore) List(ctx context.Context, namespaceID string, opts storage.Lis
 	}
 	if len(page.Keys) > limit {
 		page.Keys = page.Keys[:limit]
-		page.Cursor = cursor{Kind: "kv", Key: page.Keys[limit-1].Name}.encode()
+		page.Cursor = cursor{Kind: "kv", Key: []byte(page.Keys[limit-1].Name)}.encode()
 	}
 	return page, nil
 }

@@ -2,8 +2,12 @@
 
 package miniflare
 
-// lockHolder cannot ask for another process's locks here: the exclusive
-// lock of each write's connection (see dsn) is the only guard.
+// canTellRunning is false: there is no F_GETLK here, so lockHolder cannot
+// see workerd's lock, and checkWritable refuses every write (see
+// writeRefusal).
+const canTellRunning = false
+
+// lockHolder cannot ask for another process's locks here.
 func lockHolder(string) (int, error) { return 0, nil }
 
 func processName(int) string { return "" }

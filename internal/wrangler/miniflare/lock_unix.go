@@ -9,6 +9,10 @@ import (
 	"syscall"
 )
 
+// canTellRunning is true: lockHolder sees workerd's lock on its
+// metadata.sqlite, so checkWritable can tell whether dev runs.
+const canTellRunning = true
+
 // lockHolder reports the pid of another process holding a lock on the
 // file at path, 0 when none does. It asks with F_GETLK, which takes no lock
 // and does not see this process's own. The file is opened and closed, which

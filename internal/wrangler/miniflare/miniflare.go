@@ -39,6 +39,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -272,10 +273,27 @@ func underscores(m string) string { return strings.Repeat("_", len(m)) }
 // the exclusive lock each write's own connection then takes (see dsn) keeps
 // a workerd that starts meanwhile out of the file until it commits.
 func (s *Store) checkWritable() error {
+	if err := writeRefusal(canTellRunning, runtime.GOOS); err != nil {
+		return err
+	}
 	if holder, running := s.Running(); running {
 		return s.errRunning(holder)
 	}
 	return nil
+}
+
+// writeRefusal is the platform rule of checkWritable: where this package
+// cannot see whether workerd holds the state (no F_GETLK outside Unix),
+// Running would always say no, and a write could land under a running
+// Worker; so every write is refused there, even with dev stopped, as
+// nothing here could tell that it is.
+func writeRefusal(canTell bool, goos string) error {
+	if canTell {
+		return nil
+	}
+	return storage.Errorf(storage.CodeUnsupported,
+		"writing wrangler dev's persisted state directly is not supported on %s: this build cannot tell whether wrangler dev (workerd) holds the files, and writing under a running Worker would corrupt them; "+
+			"run wrangler dev and pass --wrangler-url with the address it prints (\"Ready on …\"), so writes go through its Local Explorer (reads of the files still work)", goos)
 }
 
 // Running reports whether a process (wrangler dev's workerd) holds the

@@ -104,7 +104,7 @@ func (r *r2Store) ListBuckets(ctx context.Context, opts storage.ListOptions) (st
 	if err != nil {
 		return storage.BucketPage{}, err
 	}
-	limit := pageSize(opts.Limit, storage.DefaultBucketList, storage.MaxBucketList)
+	limit := storage.PageSize(opts.Limit, storage.DefaultBucketList, storage.MaxBucketList)
 	names := make([]string, 0, len(r.s.bindings().R2))
 	for _, b := range r.s.bindings().R2 {
 		names = append(names, b.Name)
@@ -113,11 +113,11 @@ func (r *r2Store) ListBuckets(ctx context.Context, opts storage.ListOptions) (st
 	names = slices.Compact(names)
 	page := storage.BucketPage{Buckets: []storage.Bucket{}}
 	for _, name := range names {
-		if !strings.HasPrefix(name, opts.Prefix) || opts.Cursor != "" && name <= c.Key {
+		if !strings.HasPrefix(name, opts.Prefix) || opts.Cursor != "" && name <= string(c.Key) {
 			continue
 		}
 		if len(page.Buckets) == limit {
-			page.Cursor = cursor{Kind: "b", Key: page.Buckets[limit-1].Name}.encode()
+			page.Cursor = cursor{Kind: "b", Key: []byte(page.Buckets[limit-1].Name)}.encode()
 			break
 		}
 		page.Buckets = append(page.Buckets, r.describe(name))
@@ -255,7 +255,7 @@ func (r *r2Store) GetObject(ctx context.Context, bucket, key string, rng *storag
 		if err != nil {
 			return nil, err
 		}
-		start, length, err := span(rng, o.info.Size)
+		start, length, err := rng.Span(o.info.Size)
 		if err != nil {
 			return nil, err
 		}
@@ -276,22 +276,6 @@ func (r *r2Store) GetObject(ctx context.Context, bucket, key string, rng *storag
 	}
 	return nil, storage.Errorf(storage.CodeUnavailable,
 		"object %q in bucket %q: its data file in %s is missing, or it was replaced %d times while being opened: try again", key, bucket, r.blobDir(bucket), maxBlobAttempts)
-}
-
-// span resolves an inclusive range, nil for all, against an object of size
-// bytes: where it starts and how long it is.
-func span(rng *storage.ByteRange, size int64) (start, length int64, err error) {
-	if rng == nil {
-		return 0, size, nil
-	}
-	if rng.Start >= size {
-		return 0, 0, storage.Errorf(storage.CodeInvalidArgument, "range_start: %d is beyond the object size %d", rng.Start, size)
-	}
-	end := size - 1
-	if rng.End >= 0 {
-		end = min(rng.End, end)
-	}
-	return rng.Start, end - rng.Start + 1, nil
 }
 
 // openParts opens the first blob the range [start, start+length) needs
@@ -563,7 +547,7 @@ func (r *r2Store) ListObjects(ctx context.Context, bucket string, opts storage.O
 	if err != nil {
 		return storage.ObjectPage{}, err
 	}
-	limit := pageSize(opts.Limit, storage.DefaultObjectList, storage.MaxObjectList)
+	limit := storage.PageSize(opts.Limit, storage.DefaultObjectList, storage.MaxObjectList)
 	page := storage.ObjectPage{Objects: []storage.ObjectInfo{}, Prefixes: []string{}}
 	c, empty, err := r.s.openRead(ctx, r.file(bucket), r2Objects)
 	if errors.Is(err, errNoFile) {
@@ -598,9 +582,9 @@ func (r *r2Store) ListObjects(ctx context.Context, bucket string, opts storage.O
 		w.prefix("key", opts.Prefix)
 		switch {
 		case from.Incl:
-			w.add("key >= ?", from.Key)
-		case from.Key != "":
-			w.add("key > ?", from.Key)
+			w.add("key >= ?", string(from.Key)) // TEXT, as the keys are
+		case len(from.Key) > 0:
+			w.add("key > ?", string(from.Key))
 		}
 		want := limit + 1 - len(entries)
 		rows, err := tx.QueryContext(ctx, "SELECT "+objectCols+" FROM _mf_objects"+w.sql()+" ORDER BY key LIMIT ?", append(w.args, want)...)
@@ -627,17 +611,17 @@ func (r *r2Store) ListObjects(ctx context.Context, bucket string, opts storage.O
 			if i := strings.Index(rest, opts.Delimiter); opts.Delimiter != "" && i >= 0 {
 				p := o.info.Key[:len(opts.Prefix)+i+len(opts.Delimiter)]
 				end := prefixEnd(p)
-				entries = append(entries, entry{prefix: p, resume: cursor{Kind: "o", Key: end, Incl: true}})
+				entries = append(entries, entry{prefix: p, resume: cursor{Kind: "o", Key: []byte(end), Incl: true}})
 				if end == "" {
 					done = true
 				} else {
-					from, done = cursor{Key: end, Incl: true}, false
+					from, done = cursor{Key: []byte(end), Incl: true}, false
 				}
 				break // seek past the prefix's keys
 			}
 			info := o.info
-			entries = append(entries, entry{obj: &info, resume: cursor{Kind: "o", Key: o.info.Key}})
-			from = cursor{Key: o.info.Key}
+			entries = append(entries, entry{obj: &info, resume: cursor{Kind: "o", Key: []byte(o.info.Key)}})
+			from = cursor{Key: []byte(o.info.Key)}
 		}
 	}
 	if len(entries) > limit {

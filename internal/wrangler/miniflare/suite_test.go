@@ -194,7 +194,7 @@ type suiteD1 struct {
 }
 
 func (d suiteD1) CreateDatabase(ctx context.Context, spec storage.DatabaseSpec) (storage.Database, error) {
-	db := Database{ID: newUUID(), Name: spec.Name}
+	db := Database{ID: storage.NewDatabaseID(), Name: spec.Name}
 	err := d.b.edit(func(bs *Bindings) error {
 		for _, o := range bs.D1 {
 			if o.Name == spec.Name {

@@ -32,15 +32,5 @@ func errCreateBucket(name string) error {
 func errCreateDatabase(name string) error {
 	return errConfigOwned("creating a D1 database",
 		"add this block to wrangler.toml (wrangler dev accepts any id; for a deploy, use the id `wrangler d1 create "+name+"` prints):\n"+
-			storage.D1BindingTOML(storage.BindingName(name, "DB"), storage.Database{Name: name, ID: newUUID()}))
-}
-
-// newUUID is a random (version 4) UUID.
-func newUUID() string {
-	var b [16]byte
-	rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+			storage.D1BindingTOML(storage.BindingName(name, "DB"), storage.Database{Name: name, ID: storage.NewDatabaseID()}))
 }
