@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"io/fs"
 	"os"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/storage"
+	"github.com/mcp-cfstorage/mcp-cfstorage/internal/upload"
 )
 
 // A blob is the bytes of one object version, or of one KV value over
@@ -28,11 +28,6 @@ const (
 	// orphanAge is how old an unreferenced blob or temp file must be before
 	// the sweep removes it; a younger one may belong to a write in flight.
 	orphanAge = time.Hour
-	// copyBufSize is the chunk an upload is read, hashed and written in.
-	// Not larger: on the test machine, 1 GiB written in 1 MiB chunks took
-	// 1.7x as long as in 128 KiB ones (BenchmarkR2Upload), the chunk no
-	// longer staying in the CPU's cache between the hash and the write.
-	copyBufSize = 128 << 10
 )
 
 // isBlobID reports whether name is one randomID could return, so the sweep
@@ -80,11 +75,12 @@ func (s *store) openBlob(id string) (*os.File, error) {
 // field names the bytes in the errors the caller's input causes: "content"
 // for an object, "value" for a KV value.
 func (s *store) receive(ctx context.Context, field string, r io.Reader, size int64, progress func(int64), etag bool) (path, sum string, err error) {
-	if r == nil {
-		return "", "", storage.Errorf(storage.CodeInvalidArgument, "%s: is required", field)
+	body := upload.Body{Field: field, Size: size, Progress: progress}
+	if err := body.Check(r); err != nil {
+		return "", "", err
 	}
-	if size < 0 {
-		return "", "", storage.Errorf(storage.CodeInvalidArgument, "%s: size %d is negative", field, size)
+	if etag {
+		body.Hash = md5.New()
 	}
 	f, err := os.CreateTemp(s.tmp, "put-*")
 	if err != nil {
@@ -96,23 +92,18 @@ func (s *store) receive(ctx context.Context, field string, r io.Reader, size int
 			os.Remove(f.Name())
 		}
 	}()
-
-	w := &copyWriter{ctx: ctx, f: f, progress: progress}
-	var h hash.Hash
-	if etag {
-		h = md5.New()
-	}
-	// One byte more than size, to tell a body that is too long.
-	n, err := copyHashing(w, io.LimitReader(r, size+1), size+1, h)
-	switch {
-	case w.err != nil:
-		return "", "", w.err
-	case err != nil:
+	if err := upload.Copy(ctx, f, r, body); err != nil {
+		var se *storage.Error
+		var we *upload.WriteError
+		switch {
+		case errors.As(err, &se):
+			return "", "", err
+		case errors.As(err, &we) && ctx.Err() != nil:
+			return "", "", fmt.Errorf("local: upload stopped after %d bytes: %w", we.Sent, we.Err)
+		case errors.As(err, &we):
+			return "", "", fsErr(ctx, "writing an upload", we.Err)
+		}
 		return "", "", fmt.Errorf("local: reading the %s: %w", field, err)
-	case n < size:
-		return "", "", storage.Errorf(storage.CodeInvalidArgument, "%s: got %d bytes where its size says %d", field, n, size)
-	case n > size:
-		return "", "", storage.Errorf(storage.CodeInvalidArgument, "%s: holds more bytes than its size of %d", field, size)
 	}
 	if err := f.Sync(); err != nil {
 		return "", "", fsErr(ctx, "syncing an upload", err)
@@ -121,94 +112,9 @@ func (s *store) receive(ctx context.Context, field string, r io.Reader, size int
 		return "", "", fsErr(ctx, "closing an upload", err)
 	}
 	if etag {
-		sum = hex.EncodeToString(h.Sum(nil))
+		sum = hex.EncodeToString(body.Hash.Sum(nil))
 	}
 	return f.Name(), sum, nil
-}
-
-// copyHashing copies r, which holds at most max bytes, into w in chunks of
-// up to copyBufSize, and also into h unless h is nil. The chunks are no
-// larger than the content needs: a small upload (a KV value just over
-// kvInlineMax) does not allocate a whole chunk.
-//
-// Once there is more than one chunk, h hashes on a goroutine of its own,
-// each chunk after it is written, while the next is read and written: MD5
-// costs about as much CPU as the write itself, so done in turn they took
-// twice as long (1 GiB on the test machine). Each of the few buffers is
-// either being filled and written, or being hashed, or free.
-func copyHashing(w io.Writer, r io.Reader, max int64, h hash.Hash) (int64, error) {
-	size := int(min(max, copyBufSize))
-	if h == nil {
-		return io.CopyBuffer(w, r, make([]byte, size))
-	}
-	if max <= copyBufSize {
-		return io.CopyBuffer(io.MultiWriter(w, h), r, make([]byte, size))
-	}
-	const bufs = 3
-	free := make(chan []byte, bufs) // never full when sent to: no send blocks
-	for range bufs {
-		free <- make([]byte, size)
-	}
-	written := make(chan []byte, bufs)
-	hashed := make(chan struct{})
-	go func() {
-		defer close(hashed)
-		for b := range written {
-			h.Write(b) // never fails
-			free <- b
-		}
-	}()
-	defer func() {
-		close(written)
-		<-hashed // h is complete, and not used after the return
-	}()
-	var n int64
-	for {
-		buf := <-free
-		m, rerr := r.Read(buf[:cap(buf)])
-		if m > 0 {
-			if _, err := w.Write(buf[:m]); err != nil {
-				return n, err
-			}
-			n += int64(m)
-			written <- buf[:m]
-		} else {
-			free <- buf
-		}
-		switch {
-		case rerr == io.EOF:
-			return n, nil
-		case rerr != nil:
-			return n, rerr
-		}
-	}
-}
-
-// copyWriter writes to the temp file, stops once ctx is done and reports
-// progress. It keeps its own error apart from the reader's.
-type copyWriter struct {
-	ctx      context.Context
-	f        *os.File
-	progress func(int64)
-	sent     int64
-	err      error
-}
-
-func (w *copyWriter) Write(p []byte) (int, error) {
-	if err := w.ctx.Err(); err != nil {
-		w.err = fmt.Errorf("local: upload stopped after %d bytes: %w", w.sent, err)
-		return 0, w.err
-	}
-	n, err := w.f.Write(p)
-	w.sent += int64(n)
-	if err != nil {
-		w.err = fsErr(w.ctx, "writing an upload", err)
-		return n, w.err
-	}
-	if w.progress != nil {
-		w.progress(w.sent)
-	}
-	return n, nil
 }
 
 // install moves the temp file at tmp into blobs/ under a new id and makes

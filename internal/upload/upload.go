@@ -1,9 +1,8 @@
 // Package upload streams a body of a stated size into a file: exactly that
 // many bytes or an invalid_argument error saying which way it was off,
 // hashed on the way when asked (MD5, an object's ETag), progress reported,
-// stopped once the request is done. It is the copy loop of the wrangler
-// files backend's blobs, and the scheme of the embedded backend's uploads
-// (internal/local's receive and copyHashing, which are to move here).
+// stopped once the request is done. It is the one copy loop of the
+// embedded backend's uploads and the wrangler files backend's blobs.
 package upload
 
 import (
