@@ -200,7 +200,11 @@ func (b *Backend) gone(err error) error {
 	b.mu.Lock()
 	b.explorer = nil
 	b.mu.Unlock()
-	return storage.Errorf(storage.CodeUnavailable, "%s; nothing was changed through it: call again to go through the persisted state, or restart wrangler dev", strings.TrimPrefix(err.Error(), "unavailable: "))
+	next := "restart wrangler dev and call again"
+	if b.opts.Files != nil {
+		next = "call again: while dev stays stopped, calls go through the persisted state in " + b.persist
+	}
+	return storage.Errorf(storage.CodeUnavailable, "%s; nothing was changed through it: %s", strings.TrimPrefix(err.Error(), "unavailable: "), next)
 }
 
 // Describe says which project, which path and which bindings. It probes dev
