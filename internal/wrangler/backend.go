@@ -208,9 +208,13 @@ func (b *Backend) gone(err error) error {
 }
 
 // Describe says which project, which path and which bindings. It probes dev
-// (cheaply: a refused connection is immediate).
+// afresh (cheaply: a refused connection is immediate), so that a dev
+// stopped since the last call is not reported as the path.
 func (b *Backend) Describe(ctx context.Context) (storage.Description, error) {
 	d := &storage.WranglerDescription{Config: b.p.ConfigPath, Env: b.p.Env, URL: b.url, PersistDir: b.persist, Bindings: []string{}}
+	b.mu.Lock()
+	b.explorer = nil
+	b.mu.Unlock()
 	if p, err := b.route(ctx); err == nil {
 		d.Path = p.name
 	} else {
