@@ -191,10 +191,11 @@ func (b *Backend) filesPath() (path, error) {
 	return path{kv: b.files.KV(), r2: b.files.R2(), d1: b.files.D1(), name: "files"}, nil
 }
 
-// gone forgets the Local Explorer after dev stopped answering, so that the
-// next call probes again.
+// gone forgets the Local Explorer after dev did not answer, so that the
+// next call probes again, and says what that call will do. The explorer's
+// error has said whether the request was sent, so whether anything changed.
 func (b *Backend) gone(err error) error {
-	if err == nil || storage.CodeOf(err) != storage.CodeUnavailable || !strings.Contains(err.Error(), "did not answer") {
+	if !errors.Is(err, explorer.ErrNoAnswer) {
 		return err
 	}
 	b.mu.Lock()
@@ -202,9 +203,9 @@ func (b *Backend) gone(err error) error {
 	b.mu.Unlock()
 	next := "restart wrangler dev and call again"
 	if b.opts.Files != nil {
-		next = "call again: while dev stays stopped, calls go through the persisted state in " + b.persist
+		next = "the next call probes dev again, and goes through the persisted state in " + b.persist + " if it stays stopped"
 	}
-	return storage.Errorf(storage.CodeUnavailable, "%s; nothing was changed through it: %s", strings.TrimPrefix(err.Error(), "unavailable: "), next)
+	return &storage.Error{Code: storage.CodeUnavailable, Message: strings.TrimPrefix(err.Error(), "unavailable: ") + "; " + next, Err: err}
 }
 
 // Describe says which project, which path and which bindings. It probes dev

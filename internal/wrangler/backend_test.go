@@ -253,3 +253,39 @@ func TestThroughDev(t *testing.T) {
 		t.Errorf("second Get after dev stopped: %v", err)
 	}
 }
+
+// TestGoneUnknownOutcome: when dev reads a write whole and then the
+// connection breaks, the backend neither claims that nothing changed nor
+// keeps the dead explorer: it says the outcome is unknown and that the next
+// call probes again (found by errors.Is, not by text).
+func TestGoneUnknownOutcome(t *testing.T) {
+	var probes, puts int
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet {
+			probes++
+			io.WriteString(w, `{"openapi":"3.0.3","info":{"title":"Local Explorer API"}}`)
+			return
+		}
+		io.Copy(io.Discard, r.Body)
+		puts++
+		conn, _, _ := w.(http.Hijacker).Hijack()
+		conn.Close()
+	}))
+	defer srv.Close()
+	b, err := wrangler.New(wrangler.Options{Dir: project(t, "wrangler.jsonc", bareJSONC), URL: srv.URL, PersistTo: t.TempDir(),
+		Files: func(string, *wrangler.Project, string) (wrangler.Files, error) { return fakeFiles{}, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for i := range 2 {
+		err = b.KV().Put(ctx, "CACHE", storage.KVPut{Key: "k", Body: strings.NewReader("v"), Size: 1})
+		if !errors.Is(err, storage.ErrUnavailable) || !strings.Contains(err.Error(), "whether it was applied is unknown") ||
+			strings.Contains(err.Error(), "nothing was changed") || !strings.Contains(err.Error(), "probes dev again") {
+			t.Errorf("Put: %v", err)
+		}
+		if probes != i+1 || puts != i+1 {
+			t.Errorf("after %d puts: %d probes, %d puts reached the server", i+1, probes, puts)
+		}
+	}
+}

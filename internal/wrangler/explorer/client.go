@@ -28,14 +28,18 @@
 package explorer
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -48,6 +52,12 @@ var Paths = []string{"/cdn-cgi/explorer/api", "/cdn-cgi/local/explorer/api"}
 
 // ErrNotRunning is the error of Probe when nothing listens at the URL.
 var ErrNotRunning = errors.New("wrangler dev is not running")
+
+// ErrNoAnswer is wrapped by the error of a call that dev did not answer
+// (the connection failed or broke): the caller forgets the Local Explorer
+// and probes again. The error's text says whether the request had been
+// sent, and so whether it may have changed anything.
+var ErrNoAnswer = errors.New("wrangler dev did not answer")
 
 // Store is the Local Explorer of one running `wrangler dev`.
 type Store struct {
@@ -142,8 +152,40 @@ type request struct {
 	query  url.Values
 	header http.Header
 	body   io.Reader
-	size   int64 // body size, -1 unknown
+	size   int64  // body size, -1 unknown
+	field  string // the caller's field the body comes from ("value"), for its errors
 	what   string
+}
+
+// callerBody is a request body that keeps the first error of the caller's
+// reader (or a short read of an announced size), so that it is reported as
+// the caller's, not as dev failing to answer.
+type callerBody struct {
+	r    io.Reader
+	size int64
+	n    int64
+	mu   sync.Mutex
+	err  error
+}
+
+func (b *callerBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.n += int64(n)
+	switch {
+	case err == io.EOF && b.size >= 0 && b.n < b.size:
+		b.err = fmt.Errorf("has %d bytes, not the %d announced", b.n, b.size)
+	case err != nil && err != io.EOF && b.err == nil:
+		b.err = err
+	}
+	return n, err
+}
+
+func (b *callerBody) failed() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.err
 }
 
 // do sends r and returns the response when its status is 2xx; otherwise
@@ -153,28 +195,66 @@ func (s *Store) do(ctx context.Context, r request) (*http.Response, error) {
 	if len(r.query) > 0 {
 		u += "?" + r.query.Encode()
 	}
-	req, err := http.NewRequestWithContext(ctx, r.method, u, r.body)
+	var body *callerBody
+	if r.body != nil {
+		body = &callerBody{r: r.body, size: r.size}
+	}
+	var wrote atomic.Bool
+	trace := &httptrace.ClientTrace{WroteRequest: func(i httptrace.WroteRequestInfo) { wrote.Store(i.Err == nil) }}
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), r.method, u, nil)
 	if err != nil {
 		return nil, storage.Errorf(storage.CodeInternal, "wrangler: %s: %v", r.what, err)
 	}
-	if r.body != nil {
-		req.ContentLength = r.size
+	if body != nil {
+		req.Body, req.ContentLength = io.NopCloser(body), r.size
+		if r.size == 0 {
+			req.Body = http.NoBody
+		}
 	}
 	for k, v := range r.header {
 		req.Header[k] = v
 	}
 	resp, err := s.http.Do(req)
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("wrangler: %s: %w", r.what, ctx.Err())
-		}
-		return nil, storage.Errorf(storage.CodeUnavailable, "wrangler: %s: wrangler dev at %s did not answer: %v; is it still running?", r.what, s.devURL, err)
+		return nil, s.noAnswer(ctx, r, body, wrote.Load(), err)
 	}
 	if resp.StatusCode/100 == 2 {
 		return resp, nil
 	}
 	defer resp.Body.Close()
 	return nil, s.apiError(r.what, resp)
+}
+
+// noAnswer is the error of a request that got no answer: the caller's
+// body failing is the caller's error; otherwise dev did not answer
+// (ErrNoAnswer), and whether anything changed depends on whether the
+// request had been sent whole.
+func (s *Store) noAnswer(ctx context.Context, r request, body *callerBody, wrote bool, err error) error {
+	if body != nil {
+		if berr := body.failed(); berr != nil {
+			field := cmp.Or(r.field, "body")
+			if ctx.Err() == nil && storage.CodeOf(berr) == storage.CodeInternal {
+				return storage.Errorf(storage.CodeInvalidArgument, "%s: %v (%s)", field, berr, r.what)
+			}
+			return fmt.Errorf("wrangler: %s: %s: %w", r.what, field, berr)
+		}
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("wrangler: %s: %w", r.what, ctx.Err())
+	}
+	switch {
+	case !wrote:
+		return errNoAnswer("wrangler: %s: wrangler dev at %s did not answer (%v), and the request was not sent whole, so nothing changed; is dev still running?", r.what, s.devURL, err)
+	case r.method == http.MethodGet || r.method == http.MethodHead:
+		return errNoAnswer("wrangler: %s: wrangler dev at %s did not answer (%v); is dev still running?", r.what, s.devURL, err)
+	default:
+		return errNoAnswer("wrangler: %s: the request reached wrangler dev at %s, but no answer came (%v): whether it was applied is unknown; read it back before writing again", r.what, s.devURL, err)
+	}
+}
+
+// errNoAnswer is an unavailable error that wraps ErrNoAnswer.
+func errNoAnswer(format string, args ...any) error {
+	return &storage.Error{Code: storage.CodeUnavailable, Message: fmt.Sprintf(format, args...), Err: ErrNoAnswer}
 }
 
 // apiError codes a failed answer.
