@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/storage"
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/wrangler/explorer"
@@ -91,10 +92,20 @@ type Backend struct {
 	opts    Options
 	log     *slog.Logger
 
+	now func() time.Time
+
 	mu       sync.Mutex
 	explorer *explorer.Store // while dev answers
-	files    Files           // opened at the first call without dev
+	probing  chan struct{}   // closed when the probe in flight ends
+	failed   error           // the last probe's error, reused until failedAt+probeAgain
+	failedAt time.Time
+	files    Files // opened at the first call without dev
 }
+
+// probeAgain is how long a failed probe's answer is reused: calls in a
+// burst do not each wait for a probe of a dev that does not answer, and a
+// dev started meanwhile is found a moment later.
+const probeAgain = time.Second
 
 var _ storage.Backend = (*Backend)(nil)
 
@@ -118,7 +129,7 @@ func New(opts Options) (*Backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &Backend{p: p, opts: opts, url: strings.TrimRight(opts.URL, "/"), persist: opts.PersistTo, log: opts.Logger}
+	b := &Backend{p: p, opts: opts, url: strings.TrimRight(opts.URL, "/"), persist: opts.PersistTo, log: opts.Logger, now: time.Now}
 	if b.url == "" {
 		b.url = p.DevURL()
 	}
@@ -156,21 +167,60 @@ type path struct {
 }
 
 func (b *Backend) route(ctx context.Context) (path, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.explorer == nil {
+	for {
+		b.mu.Lock()
+		switch {
+		case b.explorer != nil:
+			s := b.explorer
+			b.mu.Unlock()
+			return path{kv: s, r2: s, d1: s, name: "explorer"}, nil
+		case b.failed != nil && b.now().Before(b.failedAt.Add(probeAgain)):
+			err := b.failed
+			b.mu.Unlock()
+			return b.notAnswering(err)
+		case b.probing != nil:
+			// One probe at a time (it may take seconds): wait for its answer
+			// rather than probe again, without holding the lock.
+			wait := b.probing
+			b.mu.Unlock()
+			select {
+			case <-wait:
+				continue
+			case <-ctx.Done():
+				return path{}, ctx.Err()
+			}
+		}
+		done := make(chan struct{})
+		b.probing = done
+		b.mu.Unlock()
+
 		s, err := explorer.Probe(ctx, b.url, b.opts.HTTP)
+		b.mu.Lock()
+		b.probing = nil
+		close(done)
 		switch {
 		case err == nil:
-			b.explorer = s
-			b.log.Info("wrangler dev answers: going through its Local Explorer", "url", s.URL())
-		case errors.Is(err, explorer.ErrNotRunning):
-			return b.filesPath()
-		default:
-			return path{}, err
+			b.explorer, b.failed = s, nil
+		case ctx.Err() == nil: // not the caller giving up: dev's answer
+			b.failed, b.failedAt = err, b.now()
 		}
+		b.mu.Unlock()
+		if err != nil {
+			return b.notAnswering(err)
+		}
+		b.log.Info("wrangler dev answers: going through its Local Explorer", "url", s.URL())
 	}
-	return path{kv: b.explorer, r2: b.explorer, d1: b.explorer, name: "explorer"}, nil
+}
+
+// notAnswering routes a call after the probe failed with err: through the
+// files when nothing listens, else err.
+func (b *Backend) notAnswering(err error) (path, error) {
+	if !errors.Is(err, explorer.ErrNotRunning) {
+		return path{}, err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.filesPath()
 }
 
 // filesPath opens the persisted state; b.mu is held.
@@ -199,7 +249,7 @@ func (b *Backend) gone(err error) error {
 		return err
 	}
 	b.mu.Lock()
-	b.explorer = nil
+	b.explorer, b.failed = nil, nil
 	b.mu.Unlock()
 	next := "restart wrangler dev and call again"
 	if b.opts.Files != nil {
@@ -214,7 +264,7 @@ func (b *Backend) gone(err error) error {
 func (b *Backend) Describe(ctx context.Context) (storage.Description, error) {
 	d := &storage.WranglerDescription{Config: b.p.ConfigPath, Env: b.p.Env, URL: b.url, PersistDir: b.persist, Bindings: []string{}}
 	b.mu.Lock()
-	b.explorer = nil
+	b.explorer, b.failed = nil, nil
 	b.mu.Unlock()
 	if p, err := b.route(ctx); err == nil {
 		d.Path = p.name

@@ -10,7 +10,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/storage"
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/wrangler"
@@ -259,15 +262,15 @@ func TestThroughDev(t *testing.T) {
 // keeps the dead explorer: it says the outcome is unknown and that the next
 // call probes again (found by errors.Is, not by text).
 func TestGoneUnknownOutcome(t *testing.T) {
-	var probes, puts int
+	var probes, puts atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodGet {
-			probes++
+			probes.Add(1)
 			io.WriteString(w, `{"openapi":"3.0.3","info":{"title":"Local Explorer API"}}`)
 			return
 		}
 		io.Copy(io.Discard, r.Body)
-		puts++
+		puts.Add(1)
 		conn, _, _ := w.(http.Hijacker).Hijack()
 		conn.Close()
 	}))
@@ -284,8 +287,57 @@ func TestGoneUnknownOutcome(t *testing.T) {
 			strings.Contains(err.Error(), "nothing was changed") || !strings.Contains(err.Error(), "probes dev again") {
 			t.Errorf("Put: %v", err)
 		}
-		if probes != i+1 || puts != i+1 {
-			t.Errorf("after %d puts: %d probes, %d puts reached the server", i+1, probes, puts)
+		if probes.Load() != int32(i+1) || puts.Load() != int32(i+1) {
+			t.Errorf("after %d puts: %d probes, %d puts reached the server", i+1, probes.Load(), puts.Load())
 		}
+	}
+}
+
+// TestOneProbe: while a probe hangs, concurrent calls wait for its answer
+// instead of each probing in turn (the lock is not held across it), and its
+// failure is reused for a moment: one probe for all of them. Once that
+// moment has passed, the next call probes again.
+func TestOneProbe(t *testing.T) {
+	var probes atomic.Int32
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		probes.Add(1)
+		<-release
+		conn, _, _ := w.(http.Hijacker).Hijack()
+		conn.Close() // an answer that is no answer: not refused, not dev
+	}))
+	defer srv.Close()
+	b, err := wrangler.New(wrangler.Options{Dir: project(t, "wrangler.jsonc", bareJSONC), URL: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Unix(1e9, 0)
+	var clock sync.Mutex
+	wrangler.SetNow(b, func() time.Time { clock.Lock(); defer clock.Unlock(); return now })
+	const calls = 8
+	errs := make(chan error, calls)
+	for range calls {
+		go func() {
+			_, err := b.KV().Get(context.Background(), "CACHE", "k")
+			errs <- err
+		}()
+	}
+	for probes.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	close(release)
+	for range calls {
+		if err := <-errs; !errors.Is(err, storage.ErrUnavailable) || !strings.Contains(err.Error(), srv.URL) {
+			t.Errorf("Get: %v", err)
+		}
+	}
+	if n := probes.Load(); n != 1 {
+		t.Errorf("%d calls made %d probes, want 1", calls, n)
+	}
+	clock.Lock()
+	now = now.Add(2 * time.Second)
+	clock.Unlock()
+	if _, err := b.KV().Get(context.Background(), "CACHE", "k"); !errors.Is(err, storage.ErrUnavailable) || probes.Load() != 2 {
+		t.Errorf("a call after the failure's moment: %v, %d probes in all", err, probes.Load())
 	}
 }
