@@ -43,6 +43,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mcp-cfstorage/mcp-cfstorage/internal/stall"
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/storage"
 )
 
@@ -64,7 +65,32 @@ type Store struct {
 	devURL string // http://127.0.0.1:8787
 	base   string // devURL + the API path that answered
 	http   *http.Client
+	limits Timeouts
 }
+
+// Timeouts bound a call of a dev that accepts it and then hangs.
+type Timeouts struct {
+	// Answer bounds the wait for the status and headers once the request
+	// was sent (and each pause while it is being sent); a D1 query's answer
+	// comes when the query has run.
+	Answer time.Duration
+	// Stall bounds each pause while the answer's body arrives; reading it
+	// takes as long as it takes while it keeps coming.
+	Stall time.Duration
+}
+
+// DefaultTimeouts are generous for a dev on loopback.
+var DefaultTimeouts = Timeouts{Answer: 60 * time.Second, Stall: 30 * time.Second}
+
+// Option qualifies a Store.
+type Option func(*Store)
+
+// WithTimeouts replaces DefaultTimeouts.
+func WithTimeouts(t Timeouts) Option { return func(s *Store) { s.limits = t } }
+
+// errNoAnswerInTime is the cause of a call's cancellation when its answer
+// did not come within Timeouts.Answer.
+var errNoAnswerInTime = errors.New("wrangler dev: no answer in time")
 
 // probeTimeout bounds one probe request: dev answers in milliseconds on
 // loopback, and a port that holds the connection is not a dev server.
@@ -73,7 +99,7 @@ const probeTimeout = 5 * time.Second
 // Probe finds the Local Explorer of the dev server at devURL. It returns
 // ErrNotRunning (wrapped) when nothing listens there, and an error naming
 // the URL when something else answers.
-func Probe(ctx context.Context, devURL string, client *http.Client) (*Store, error) {
+func Probe(ctx context.Context, devURL string, client *http.Client, opts ...Option) (*Store, error) {
 	if client == nil {
 		client = http.DefaultClient
 	}
@@ -87,7 +113,11 @@ func Probe(ctx context.Context, devURL string, client *http.Client) (*Store, err
 		case err != nil:
 			return nil, storage.Errorf(storage.CodeUnavailable, "wrangler dev at %s did not answer: %v; check that the URL (--wrangler-url) is wrangler dev's", devURL, err)
 		case ok:
-			return &Store{devURL: devURL, base: devURL + p, http: client}, nil
+			s := &Store{devURL: devURL, base: devURL + p, http: client, limits: DefaultTimeouts}
+			for _, o := range opts {
+				o(s)
+			}
+			return s, nil
 		}
 		answered = append(answered, fmt.Sprintf("%s: %s", p, status))
 	}
@@ -161,15 +191,19 @@ type request struct {
 // reader (or a short read of an announced size), so that it is reported as
 // the caller's, not as dev failing to answer.
 type callerBody struct {
-	r    io.Reader
-	size int64
-	n    int64
-	mu   sync.Mutex
-	err  error
+	r     io.Reader
+	size  int64
+	timer *time.Timer // the answer timer: paused while the caller's reader runs
+	limit time.Duration
+	n     int64
+	mu    sync.Mutex
+	err   error
 }
 
 func (b *callerBody) Read(p []byte) (int, error) {
+	b.timer.Stop()
 	n, err := b.r.Read(p)
+	b.timer.Reset(b.limit)
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.n += int64(n)
@@ -195,14 +229,25 @@ func (s *Store) do(ctx context.Context, r request) (*http.Response, error) {
 	if len(r.query) > 0 {
 		u += "?" + r.query.Encode()
 	}
+	// The call has a context of its own: the answer timer cancels it when
+	// dev takes too long to answer (counted from the request's start, and
+	// again from each piece of its body and from its end), and a stall.Body
+	// when the answer's body pauses too long; closing the body releases it.
+	callCtx, cancel := context.WithCancelCause(ctx)
+	answer := time.AfterFunc(s.limits.Answer, func() { cancel(errNoAnswerInTime) })
 	var body *callerBody
 	if r.body != nil {
-		body = &callerBody{r: r.body, size: r.size}
+		body = &callerBody{r: r.body, size: r.size, timer: answer, limit: s.limits.Answer}
 	}
 	var wrote atomic.Bool
-	trace := &httptrace.ClientTrace{WroteRequest: func(i httptrace.WroteRequestInfo) { wrote.Store(i.Err == nil) }}
-	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), r.method, u, nil)
+	trace := &httptrace.ClientTrace{WroteRequest: func(i httptrace.WroteRequestInfo) {
+		wrote.Store(i.Err == nil)
+		answer.Reset(s.limits.Answer)
+	}}
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(callCtx, trace), r.method, u, nil)
 	if err != nil {
+		answer.Stop()
+		cancel(nil)
 		return nil, storage.Errorf(storage.CodeInternal, "wrangler: %s: %v", r.what, err)
 	}
 	if body != nil {
@@ -215,9 +260,19 @@ func (s *Store) do(ctx context.Context, r request) (*http.Response, error) {
 		req.Header[k] = v
 	}
 	resp, err := s.http.Do(req)
+	if !answer.Stop() && err == nil {
+		// The answer came as the time ran out, and its body went with it.
+		resp.Body.Close()
+		err = context.Cause(callCtx)
+	}
 	if err != nil {
+		cancel(nil)
+		if ctx.Err() == nil && context.Cause(callCtx) == errNoAnswerInTime {
+			err = fmt.Errorf("no answer within %s", s.limits.Answer)
+		}
 		return nil, s.noAnswer(ctx, r, body, wrote.Load(), err)
 	}
+	resp.Body = stall.NewBody(resp.Body, callCtx, cancel, s.limits.Stall, "wrangler: "+r.what)
 	if resp.StatusCode/100 == 2 {
 		return resp, nil
 	}
@@ -300,6 +355,9 @@ func (s *Store) call(ctx context.Context, r request, out, info any) error {
 	dec := json.NewDecoder(resp.Body)
 	dec.UseNumber()
 	if err := dec.Decode(&env); err != nil {
+		if se := (*storage.Error)(nil); errors.As(err, &se) {
+			return err // the answer stopped arriving: it says so
+		}
 		return storage.Errorf(storage.CodeInternal, "wrangler: %s: the answer is not the Local Explorer's JSON: %v", r.what, err)
 	}
 	if !env.Success {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/storage"
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/wrangler/explorer"
@@ -119,3 +120,32 @@ func TestCallerBody(t *testing.T) {
 type iotest struct{ err error }
 
 func (r iotest) Read([]byte) (int, error) { return 0, r.err }
+
+// TestHangingDev: a dev that takes a call and never answers, or starts an
+// answer and stops sending it, fails the call as unavailable (ErrNoAnswer
+// for the first) instead of holding it forever.
+func TestHangingDev(t *testing.T) {
+	ctx := context.Background()
+	srv := fakeExplorer(t, func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		if strings.Contains(r.URL.Path, "stall") {
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, `{"success": true, "result": [`)
+			w.(http.Flusher).Flush()
+		}
+		<-r.Context().Done()
+	})
+	s, err := explorer.Probe(ctx, srv.URL, srv.Client(), explorer.WithTimeouts(explorer.Timeouts{Answer: 50 * time.Millisecond, Stall: 50 * time.Millisecond}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stmts := []storage.Statement{{SQL: "SELECT 1"}}
+	_, err = s.Query(ctx, "4f0b8a3e-2d1c-4e5f-9a6b-7c8d9e0f1a2b", stmts, storage.QueryOptions{})
+	if !errors.Is(err, explorer.ErrNoAnswer) || !errors.Is(err, storage.ErrUnavailable) || !strings.Contains(err.Error(), "no answer within 50ms") {
+		t.Errorf("no answer: %v", err)
+	}
+	_, err = s.Query(ctx, "stall", stmts, storage.QueryOptions{})
+	if !errors.Is(err, storage.ErrUnavailable) || !strings.Contains(err.Error(), "stopped arriving") {
+		t.Errorf("an answer that stops: %v", err)
+	}
+}
