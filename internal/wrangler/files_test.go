@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -136,5 +137,39 @@ func TestOpenFilesRefused(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(persist, "v3")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("a v3 folder appeared in a directory that is not Miniflare's: %v", err)
+	}
+}
+
+// TestFilesWhileDevElsewhere: with dev running but not where the backend
+// looks (--wrangler-url names a free port), the files path reads what the
+// Worker wrote without blocking it, and refuses a write with conflict
+// naming the URL and the fix, rather than racing the Worker's files.
+func TestFilesWhileDevElsewhere(t *testing.T) {
+	dev := wranglertest.Start(t, wranglertest.CopyProject(t, "testdata/worker"))
+	req, _ := http.NewRequest(http.MethodPut, dev.URL+"/kv?key=by-worker", strings.NewReader("from the Worker"))
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("the Worker's write: %v %v", resp, err)
+	}
+	u := "http://127.0.0.1:" + strconv.Itoa(wranglertest.FreePort(t))
+	b, err := wrangler.New(wrangler.Options{Dir: dev.ProjectDir, URL: u, PersistTo: dev.PersistDir, Files: wrangler.OpenFiles(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	v, err := b.KV().Get(ctx, "CACHE", "by-worker")
+	if err != nil {
+		t.Fatalf("Get: %v", err)
+	}
+	got, _ := io.ReadAll(v.Body)
+	v.Body.Close()
+	if string(got) != "from the Worker" {
+		t.Errorf("Get = %q", got)
+	}
+	err = b.KV().Put(ctx, "CACHE", storage.KVPut{Key: "k", Body: strings.NewReader("v"), Size: 1})
+	if !errors.Is(err, storage.ErrConflict) || !strings.Contains(err.Error(), u) || !strings.Contains(err.Error(), "--wrangler-url") {
+		t.Errorf("Put while dev runs elsewhere: %v", err)
+	}
+	if resp, err := http.Get(dev.URL + "/kv?key=k"); err != nil || resp.StatusCode != http.StatusNotFound {
+		t.Errorf("the refused write reached the Worker: %v %v", resp, err)
 	}
 }
