@@ -70,9 +70,9 @@ type Store struct {
 
 // Timeouts bound a call of a dev that accepts it and then hangs.
 type Timeouts struct {
-	// Answer bounds the wait for the status and headers once the request
-	// was sent (and each pause while it is being sent); a D1 query's answer
-	// comes when the query has run.
+	// Answer bounds the wait for the status and headers: from the start of
+	// the call, from each piece of the request's body going out, and from
+	// the end of the request (a D1 query's answer comes when it has run).
 	Answer time.Duration
 	// Stall bounds each pause while the answer's body arrives; reading it
 	// takes as long as it takes while it keeps coming.
@@ -193,17 +193,16 @@ type request struct {
 type callerBody struct {
 	r     io.Reader
 	size  int64
-	timer *time.Timer // the answer timer: paused while the caller's reader runs
-	limit time.Duration
+	timer *answerTimer // paused while the caller's reader runs
 	n     int64
 	mu    sync.Mutex
 	err   error
 }
 
 func (b *callerBody) Read(p []byte) (int, error) {
-	b.timer.Stop()
+	b.timer.pause()
 	n, err := b.r.Read(p)
-	b.timer.Reset(b.limit)
+	b.timer.arm()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.n += int64(n)
@@ -214,6 +213,44 @@ func (b *callerBody) Read(p []byte) (int, error) {
 		b.err = err
 	}
 	return n, err
+}
+
+// answerTimer cancels a call whose answer does not come in time. It is
+// armed at the start, re-armed as the request's body goes out and when the
+// request was written, paused while the caller's reader runs, and ended
+// when the call returns, after which nothing arms it again (a body still
+// being sent when dev answered early).
+type answerTimer struct {
+	mu    sync.Mutex
+	t     *time.Timer
+	d     time.Duration
+	ended bool
+}
+
+func newAnswerTimer(d time.Duration, cancel context.CancelCauseFunc) *answerTimer {
+	return &answerTimer{t: time.AfterFunc(d, func() { cancel(errNoAnswerInTime) }), d: d}
+}
+
+func (a *answerTimer) pause() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.t.Stop()
+}
+
+func (a *answerTimer) arm() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !a.ended {
+		a.t.Reset(a.d)
+	}
+}
+
+// end stops the timer for good, and reports whether it had not fired.
+func (a *answerTimer) end() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.ended = true
+	return a.t.Stop()
 }
 
 func (b *callerBody) failed() error {
@@ -234,19 +271,19 @@ func (s *Store) do(ctx context.Context, r request) (*http.Response, error) {
 	// again from each piece of its body and from its end), and a stall.Body
 	// when the answer's body pauses too long; closing the body releases it.
 	callCtx, cancel := context.WithCancelCause(ctx)
-	answer := time.AfterFunc(s.limits.Answer, func() { cancel(errNoAnswerInTime) })
+	answer := newAnswerTimer(s.limits.Answer, cancel)
 	var body *callerBody
 	if r.body != nil {
-		body = &callerBody{r: r.body, size: r.size, timer: answer, limit: s.limits.Answer}
+		body = &callerBody{r: r.body, size: r.size, timer: answer}
 	}
 	var wrote atomic.Bool
 	trace := &httptrace.ClientTrace{WroteRequest: func(i httptrace.WroteRequestInfo) {
 		wrote.Store(i.Err == nil)
-		answer.Reset(s.limits.Answer)
+		answer.arm()
 	}}
 	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(callCtx, trace), r.method, u, nil)
 	if err != nil {
-		answer.Stop()
+		answer.end()
 		cancel(nil)
 		return nil, storage.Errorf(storage.CodeInternal, "wrangler: %s: %v", r.what, err)
 	}
@@ -260,7 +297,7 @@ func (s *Store) do(ctx context.Context, r request) (*http.Response, error) {
 		req.Header[k] = v
 	}
 	resp, err := s.http.Do(req)
-	if !answer.Stop() && err == nil {
+	if !answer.end() && err == nil {
 		// The answer came as the time ran out, and its body went with it.
 		resp.Body.Close()
 		err = context.Cause(callCtx)
