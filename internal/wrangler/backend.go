@@ -103,8 +103,9 @@ type Backend struct {
 }
 
 // probeAgain is how long a failed probe's answer is reused: calls in a
-// burst do not each wait for a probe of a dev that does not answer, and a
-// dev started meanwhile is found a moment later.
+// burst do not each wait for a probe of a dev that hangs. A refused
+// connection is not reused: it is immediate to probe again, and a dev
+// started meanwhile is found at once.
 const probeAgain = time.Second
 
 var _ storage.Backend = (*Backend)(nil)
@@ -201,7 +202,10 @@ func (b *Backend) route(ctx context.Context) (path, error) {
 		switch {
 		case err == nil:
 			b.explorer, b.failed = s, nil
-		case ctx.Err() == nil: // not the caller giving up: dev's answer
+		case ctx.Err() == nil && !errors.Is(err, explorer.ErrNotRunning):
+			// A dev that hangs or answers badly (not the caller giving up,
+			// nor a refused connection, which costs nothing to probe again
+			// and would hide a dev started meanwhile).
 			b.failed, b.failedAt = err, b.now()
 		}
 		b.mu.Unlock()

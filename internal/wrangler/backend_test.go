@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -339,5 +341,42 @@ func TestOneProbe(t *testing.T) {
 	clock.Unlock()
 	if _, err := b.KV().Get(context.Background(), "CACHE", "k"); !errors.Is(err, storage.ErrUnavailable) || probes.Load() != 2 {
 		t.Errorf("a call after the failure's moment: %v, %d probes in all", err, probes.Load())
+	}
+}
+
+// TestRefusedNotReused: a refused probe (dev not running) is not reused:
+// the call after dev starts goes through it, not through the files, which
+// dev then holds.
+func TestRefusedNotReused(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && r.URL.Path == "/cdn-cgi/explorer/api" {
+			io.WriteString(w, `{"openapi":"3.0.3","info":{"title":"Local Explorer API"}}`)
+			return
+		}
+		http.Error(w, `{"success":false,"errors":[{"code":10009,"message":"key not found"}]}`, http.StatusNotFound)
+	}))
+	defer srv.Close()
+	var up atomic.Bool // dev started
+	var d net.Dialer
+	client := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		if !up.Load() {
+			return nil, &net.OpError{Op: "dial", Net: network, Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
+		}
+		return d.DialContext(ctx, network, srv.Listener.Addr().String())
+	}}}
+	files := 0
+	b, err := wrangler.New(wrangler.Options{Dir: project(t, "wrangler.jsonc", bareJSONC), URL: srv.URL, HTTP: client,
+		Files: func(string, *wrangler.Project, string) (wrangler.Files, error) { files++; return fakeFiles{}, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrangler.SetNow(b, func() time.Time { return time.Unix(1e9, 0) }) // the clock stands still
+	ctx := context.Background()
+	if _, err := b.KV().Get(ctx, "CACHE", "k"); err == nil || !strings.Contains(err.Error(), "fake files") {
+		t.Fatalf("Get without dev: %v", err)
+	}
+	up.Store(true)
+	if _, err := b.KV().Get(ctx, "CACHE", "k"); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("Get once dev answers: %v (want the explorer's not_found)", err)
 	}
 }
