@@ -187,7 +187,7 @@ func wranglerProject(cfg config.Config) string {
 
 func wranglerOptions(cfg config.Config, logger *slog.Logger) wrangler.Options {
 	return wrangler.Options{ConfigPath: cfg.WranglerConfig, Env: cfg.WranglerEnv, URL: cfg.WranglerURL,
-		PersistTo: cfg.PersistTo, Logger: logger}
+		PersistTo: cfg.PersistTo, Files: wrangler.OpenFiles(logger), Logger: logger}
 }
 
 func cfConfig(cfg config.Config, logger *slog.Logger) cf.Config {

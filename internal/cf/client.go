@@ -16,6 +16,7 @@ import (
 	"github.com/cloudflare/cloudflare-go/v7/r2"
 	"github.com/cloudflare/cloudflare-go/v7/user"
 
+	"github.com/mcp-cfstorage/mcp-cfstorage/internal/stall"
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/storage"
 )
 
@@ -113,7 +114,7 @@ func (c *restClient) observe(req *http.Request, next option.MiddlewareNext) (*ht
 	c.log.LogAttrs(parent, slog.LevelDebug, "cloudflare: request", append(attrs, slog.Int("status", res.StatusCode))...)
 	// The body may be read after this returns (a KV value streams to the
 	// caller): the call's context lives until it is closed.
-	res.Body = newStallBody(res.Body, ctx, cancel, c.timeout, "cloudflare: "+req.Method+" "+req.URL.EscapedPath())
+	res.Body = stall.NewBody(res.Body, ctx, cancel, c.timeout, "cloudflare: "+req.Method+" "+req.URL.EscapedPath())
 	if res.StatusCode >= 300 {
 		defer res.Body.Close()
 		logFailure(parent, c.log, req.Method, req.URL.EscapedPath(), res.StatusCode, res.Header)
@@ -122,51 +123,9 @@ func (c *restClient) observe(req *http.Request, next option.MiddlewareNext) (*ht
 	return res, nil
 }
 
-// Causes of a call's cancellation by observe.
-var (
-	errNoAnswer = errors.New("cloudflare: no answer in time")
-	errStalled  = errors.New("cloudflare: the answer stopped arriving")
-)
-
-// stallBody is a response body that may take as long as it takes to read,
-// but not pause: a read that waits longer than stall for a byte cancels the
-// call, and fails as unavailable. The time the caller spends between reads
-// is not counted. Close releases the call's context. REST answers (observe)
-// and S3 object bodies (objectStore.GetObject) both have one, with the REST
-// timeout as the stall time.
-type stallBody struct {
-	rc     io.ReadCloser
-	ctx    context.Context
-	cancel context.CancelCauseFunc
-	stall  time.Duration
-	timer  *time.Timer
-	what   string // what was being read, for the error: "cloudflare: GET /path"
-}
-
-func newStallBody(rc io.ReadCloser, ctx context.Context, cancel context.CancelCauseFunc, stall time.Duration, what string) *stallBody {
-	b := &stallBody{rc: rc, ctx: ctx, cancel: cancel, stall: stall, what: what}
-	b.timer = time.AfterFunc(stall, func() { cancel(errStalled) })
-	b.timer.Stop() // armed by each read
-	return b
-}
-
-func (b *stallBody) Read(p []byte) (int, error) {
-	b.timer.Reset(b.stall)
-	n, err := b.rc.Read(p)
-	b.timer.Stop()
-	if err != nil && err != io.EOF && context.Cause(b.ctx) == errStalled {
-		return n, storage.Errorf(storage.CodeUnavailable,
-			"%s: the answer stopped arriving (nothing for %s); try again later", b.what, b.stall)
-	}
-	return n, err
-}
-
-func (b *stallBody) Close() error {
-	b.timer.Stop()
-	err := b.rc.Close()
-	b.cancel(nil)
-	return err
-}
+// errNoAnswer is the cause of a call's cancellation by observe when no
+// answer came in time (a pause in its body is stall.ErrStalled).
+var errNoAnswer = errors.New("cloudflare: no answer in time")
 
 // cancelOnClose releases a context when its body is closed.
 type cancelOnClose struct {

@@ -10,11 +10,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/cloudflare/cloudflare-go/v7/d1"
 	"github.com/cloudflare/cloudflare-go/v7/option"
 
+	"github.com/mcp-cfstorage/mcp-cfstorage/internal/d1wire"
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/storage"
 )
 
@@ -355,24 +355,9 @@ func floatText(f float64) string {
 
 // rawEnvelope is the answer of POST …/raw.
 type rawEnvelope struct {
-	Success bool            `json:"success"`
-	Result  []rawStatement  `json:"result"`
-	Errors  json.RawMessage `json:"errors"`
-}
-
-type rawStatement struct {
-	Success *bool `json:"success"`
-	Results struct {
-		Columns []string `json:"columns"`
-		Rows    [][]any  `json:"rows"`
-	} `json:"results"`
-	Meta struct {
-		Changes     json.Number `json:"changes"`
-		LastRowID   json.Number `json:"last_row_id"`
-		RowsRead    json.Number `json:"rows_read"`
-		RowsWritten json.Number `json:"rows_written"`
-		Duration    json.Number `json:"duration"` // milliseconds
-	} `json:"meta"`
+	Success bool               `json:"success"`
+	Result  []d1wire.Statement `json:"result"`
+	Errors  json.RawMessage    `json:"errors"`
 }
 
 // decodeRawResults types the results of a query; numbers are read as they
@@ -387,99 +372,5 @@ func decodeRawResults(raw []byte, maxRows int) ([]storage.QueryResult, error) {
 	if !env.Success {
 		return nil, storage.Errorf(storage.CodeInvalidArgument, "sql: D1 did not run the query (%s); nothing was changed", clip(string(env.Errors), 200))
 	}
-	out := make([]storage.QueryResult, 0, len(env.Result))
-	for i, r := range env.Result {
-		if r.Success != nil && !*r.Success {
-			return nil, storage.Errorf(storage.CodeInvalidArgument, "sql: statement %d failed on D1; nothing was changed", i)
-		}
-		res := storage.QueryResult{Columns: r.Results.Columns, Rows: [][]any{}, RowCount: len(r.Results.Rows)}
-		if res.Columns == nil {
-			res.Columns = []string{}
-		}
-		for _, row := range r.Results.Rows {
-			if maxRows > 0 && len(res.Rows) >= maxRows {
-				break
-			}
-			vals := make([]any, len(row))
-			for j, v := range row {
-				vals[j] = d1Value(v)
-			}
-			res.Rows = append(res.Rows, vals)
-		}
-		res.Meta = storage.QueryMeta{
-			Changes:     jsonInt(r.Meta.Changes),
-			LastRowID:   jsonInt(r.Meta.LastRowID),
-			RowsRead:    jsonInt(r.Meta.RowsRead),
-			RowsWritten: jsonInt(r.Meta.RowsWritten),
-		}
-		if ms, err := r.Meta.Duration.Float64(); err == nil && ms > 0 && ms < math.MaxInt64/float64(time.Millisecond) {
-			res.Meta.Duration = time.Duration(ms * float64(time.Millisecond))
-		}
-		out = append(out, res)
-	}
-	return out, nil
-}
-
-// d1Value types one value of a row: int64, float64, string, []byte or nil.
-func d1Value(v any) any {
-	switch x := v.(type) {
-	case nil, string:
-		return x
-	case json.Number:
-		return number(x)
-	case bool:
-		if x {
-			return int64(1)
-		}
-		return int64(0)
-	case []any:
-		if b, ok := byteArray(x); ok {
-			return b
-		}
-	}
-	// Anything else (an object): its JSON text.
-	js, _ := json.Marshal(v)
-	return string(js)
-}
-
-// number is an int64 when n is an integer that fits, else a float64.
-func number(n json.Number) any {
-	if !strings.ContainsAny(string(n), ".eE") {
-		if i, err := n.Int64(); err == nil {
-			return i
-		}
-	}
-	if f, err := n.Float64(); err == nil {
-		return f
-	}
-	return string(n)
-}
-
-// byteArray reads an array of byte values, D1's form of a blob.
-func byteArray(a []any) ([]byte, bool) {
-	b := make([]byte, len(a))
-	for i, v := range a {
-		n, ok := v.(json.Number)
-		if !ok {
-			return nil, false
-		}
-		x, err := strconv.ParseUint(string(n), 10, 8)
-		if err != nil {
-			return nil, false
-		}
-		b[i] = byte(x)
-	}
-	return b, true
-}
-
-func jsonInt(n json.Number) int64 {
-	switch v := number(n).(type) {
-	case int64:
-		return v
-	case float64:
-		if v >= math.MinInt64 && v <= math.MaxInt64 {
-			return int64(v)
-		}
-	}
-	return 0
+	return d1wire.Decode(env.Result, maxRows, " on D1")
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
+	"github.com/mcp-cfstorage/mcp-cfstorage/internal/stall"
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/storage"
 )
 
@@ -430,7 +431,7 @@ func (s *objectStore) headErr(ctx context.Context, bucket, key string, err error
 // GetObject streams an object or a range of it. A range that starts past the
 // end is the caller's mistake: invalid_argument naming range_start. The body
 // may take as long as it takes to read, but not pause for longer than the
-// stall time (stallBody): the call has a context of its own, which a stall
+// stall time (stall.Body): the call has a context of its own, which a stall
 // cancels and Close releases.
 func (s *objectStore) GetObject(ctx context.Context, bucket, key string, rng *storage.ByteRange) (*storage.Object, error) {
 	if err := storage.ValidateRange(rng); err != nil {
@@ -476,7 +477,7 @@ func (s *objectStore) GetObject(ctx context.Context, bucket, key string, rng *st
 			CustomMetadata: customMetadata(out.Metadata),
 		},
 		Length: length,
-		Body: newStallBody(&ctxBody{ctx: ctx, rc: out.Body}, callCtx, cancel, s.stall,
+		Body: stall.NewBody(&ctxBody{ctx: ctx, rc: out.Body}, callCtx, cancel, s.stall,
 			fmt.Sprintf("r2: reading object %q in bucket %q", key, bucket)),
 	}, nil
 }

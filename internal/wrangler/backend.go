@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/storage"
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/wrangler/explorer"
@@ -91,10 +92,21 @@ type Backend struct {
 	opts    Options
 	log     *slog.Logger
 
+	now func() time.Time
+
 	mu       sync.Mutex
 	explorer *explorer.Store // while dev answers
-	files    Files           // opened at the first call without dev
+	probing  chan struct{}   // closed when the probe in flight ends
+	failed   error           // the last probe's error, reused until failedAt+probeAgain
+	failedAt time.Time
+	files    Files // opened at the first call without dev
 }
+
+// probeAgain is how long a failed probe's answer is reused: calls in a
+// burst do not each wait for a probe of a dev that hangs. A refused
+// connection is not reused: it is immediate to probe again, and a dev
+// started meanwhile is found at once.
+const probeAgain = time.Second
 
 var _ storage.Backend = (*Backend)(nil)
 
@@ -118,7 +130,7 @@ func New(opts Options) (*Backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &Backend{p: p, opts: opts, url: strings.TrimRight(opts.URL, "/"), persist: opts.PersistTo, log: opts.Logger}
+	b := &Backend{p: p, opts: opts, url: strings.TrimRight(opts.URL, "/"), persist: opts.PersistTo, log: opts.Logger, now: time.Now}
 	if b.url == "" {
 		b.url = p.DevURL()
 	}
@@ -156,21 +168,63 @@ type path struct {
 }
 
 func (b *Backend) route(ctx context.Context) (path, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.explorer == nil {
+	for {
+		b.mu.Lock()
+		switch {
+		case b.explorer != nil:
+			s := b.explorer
+			b.mu.Unlock()
+			return path{kv: s, r2: s, d1: s, name: "explorer"}, nil
+		case b.failed != nil && b.now().Before(b.failedAt.Add(probeAgain)):
+			err := b.failed
+			b.mu.Unlock()
+			return b.notAnswering(err)
+		case b.probing != nil:
+			// One probe at a time (it may take seconds): wait for its answer
+			// rather than probe again, without holding the lock.
+			wait := b.probing
+			b.mu.Unlock()
+			select {
+			case <-wait:
+				continue
+			case <-ctx.Done():
+				return path{}, ctx.Err()
+			}
+		}
+		done := make(chan struct{})
+		b.probing = done
+		b.mu.Unlock()
+
 		s, err := explorer.Probe(ctx, b.url, b.opts.HTTP)
+		b.mu.Lock()
+		b.probing = nil
+		close(done)
 		switch {
 		case err == nil:
-			b.explorer = s
-			b.log.Info("wrangler dev answers: going through its Local Explorer", "url", s.URL())
-		case errors.Is(err, explorer.ErrNotRunning):
-			return b.filesPath()
-		default:
-			return path{}, err
+			b.explorer, b.failed = s, nil
+		case ctx.Err() == nil && !errors.Is(err, explorer.ErrNotRunning):
+			// A dev that hangs or answers badly (not the caller giving up,
+			// nor a refused connection, which costs nothing to probe again
+			// and would hide a dev started meanwhile).
+			b.failed, b.failedAt = err, b.now()
 		}
+		b.mu.Unlock()
+		if err != nil {
+			return b.notAnswering(err)
+		}
+		b.log.Info("wrangler dev answers: going through its Local Explorer", "url", s.URL())
 	}
-	return path{kv: b.explorer, r2: b.explorer, d1: b.explorer, name: "explorer"}, nil
+}
+
+// notAnswering routes a call after the probe failed with err: through the
+// files when nothing listens, else err.
+func (b *Backend) notAnswering(err error) (path, error) {
+	if !errors.Is(err, explorer.ErrNotRunning) {
+		return path{}, err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.filesPath()
 }
 
 // filesPath opens the persisted state; b.mu is held.
@@ -191,22 +245,31 @@ func (b *Backend) filesPath() (path, error) {
 	return path{kv: b.files.KV(), r2: b.files.R2(), d1: b.files.D1(), name: "files"}, nil
 }
 
-// gone forgets the Local Explorer after dev stopped answering, so that the
-// next call probes again.
+// gone forgets the Local Explorer after dev did not answer, so that the
+// next call probes again, and says what that call will do. The explorer's
+// error has said whether the request was sent, so whether anything changed.
 func (b *Backend) gone(err error) error {
-	if err == nil || storage.CodeOf(err) != storage.CodeUnavailable || !strings.Contains(err.Error(), "did not answer") {
+	if !errors.Is(err, explorer.ErrNoAnswer) {
 		return err
 	}
 	b.mu.Lock()
-	b.explorer = nil
+	b.explorer, b.failed = nil, nil
 	b.mu.Unlock()
-	return storage.Errorf(storage.CodeUnavailable, "%s; nothing was changed through it: call again to go through the persisted state, or restart wrangler dev", strings.TrimPrefix(err.Error(), "unavailable: "))
+	next := "restart wrangler dev and call again"
+	if b.opts.Files != nil {
+		next = "the next call probes dev again, and goes through the persisted state in " + b.persist + " if it stays stopped"
+	}
+	return &storage.Error{Code: storage.CodeUnavailable, Message: strings.TrimPrefix(err.Error(), "unavailable: ") + "; " + next, Err: err}
 }
 
 // Describe says which project, which path and which bindings. It probes dev
-// (cheaply: a refused connection is immediate).
+// afresh (cheaply: a refused connection is immediate), so that a dev
+// stopped since the last call is not reported as the path.
 func (b *Backend) Describe(ctx context.Context) (storage.Description, error) {
 	d := &storage.WranglerDescription{Config: b.p.ConfigPath, Env: b.p.Env, URL: b.url, PersistDir: b.persist, Bindings: []string{}}
+	b.mu.Lock()
+	b.explorer, b.failed = nil, nil
+	b.mu.Unlock()
 	if p, err := b.route(ctx); err == nil {
 		d.Path = p.name
 	} else {

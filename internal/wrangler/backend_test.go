@@ -4,13 +4,18 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/storage"
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/wrangler"
@@ -251,5 +256,127 @@ func TestThroughDev(t *testing.T) {
 	_, err = st.KV().Get(ctx, ns.ID, "w/hello.txt")
 	if !errors.Is(err, storage.ErrUnavailable) || !strings.Contains(err.Error(), "wrangler dev is not running at "+dev.URL) {
 		t.Errorf("second Get after dev stopped: %v", err)
+	}
+}
+
+// TestGoneUnknownOutcome: when dev reads a write whole and then the
+// connection breaks, the backend neither claims that nothing changed nor
+// keeps the dead explorer: it says the outcome is unknown and that the next
+// call probes again (found by errors.Is, not by text).
+func TestGoneUnknownOutcome(t *testing.T) {
+	var probes, puts atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet {
+			probes.Add(1)
+			io.WriteString(w, `{"openapi":"3.0.3","info":{"title":"Local Explorer API"}}`)
+			return
+		}
+		io.Copy(io.Discard, r.Body)
+		puts.Add(1)
+		conn, _, _ := w.(http.Hijacker).Hijack()
+		conn.Close()
+	}))
+	defer srv.Close()
+	b, err := wrangler.New(wrangler.Options{Dir: project(t, "wrangler.jsonc", bareJSONC), URL: srv.URL, PersistTo: t.TempDir(),
+		Files: func(string, *wrangler.Project, string) (wrangler.Files, error) { return fakeFiles{}, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for i := range 2 {
+		err = b.KV().Put(ctx, "CACHE", storage.KVPut{Key: "k", Body: strings.NewReader("v"), Size: 1})
+		if !errors.Is(err, storage.ErrUnavailable) || !strings.Contains(err.Error(), "whether it was applied is unknown") ||
+			strings.Contains(err.Error(), "nothing was changed") || !strings.Contains(err.Error(), "probes dev again") {
+			t.Errorf("Put: %v", err)
+		}
+		if probes.Load() != int32(i+1) || puts.Load() != int32(i+1) {
+			t.Errorf("after %d puts: %d probes, %d puts reached the server", i+1, probes.Load(), puts.Load())
+		}
+	}
+}
+
+// TestOneProbe: while a probe hangs, concurrent calls wait for its answer
+// instead of each probing in turn (the lock is not held across it), and its
+// failure is reused for a moment: one probe for all of them. Once that
+// moment has passed, the next call probes again.
+func TestOneProbe(t *testing.T) {
+	var probes atomic.Int32
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		probes.Add(1)
+		<-release
+		conn, _, _ := w.(http.Hijacker).Hijack()
+		conn.Close() // an answer that is no answer: not refused, not dev
+	}))
+	defer srv.Close()
+	b, err := wrangler.New(wrangler.Options{Dir: project(t, "wrangler.jsonc", bareJSONC), URL: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Unix(1e9, 0)
+	var clock sync.Mutex
+	wrangler.SetNow(b, func() time.Time { clock.Lock(); defer clock.Unlock(); return now })
+	const calls = 8
+	errs := make(chan error, calls)
+	for range calls {
+		go func() {
+			_, err := b.KV().Get(context.Background(), "CACHE", "k")
+			errs <- err
+		}()
+	}
+	for probes.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	close(release)
+	for range calls {
+		if err := <-errs; !errors.Is(err, storage.ErrUnavailable) || !strings.Contains(err.Error(), srv.URL) {
+			t.Errorf("Get: %v", err)
+		}
+	}
+	if n := probes.Load(); n != 1 {
+		t.Errorf("%d calls made %d probes, want 1", calls, n)
+	}
+	clock.Lock()
+	now = now.Add(2 * time.Second)
+	clock.Unlock()
+	if _, err := b.KV().Get(context.Background(), "CACHE", "k"); !errors.Is(err, storage.ErrUnavailable) || probes.Load() != 2 {
+		t.Errorf("a call after the failure's moment: %v, %d probes in all", err, probes.Load())
+	}
+}
+
+// TestRefusedNotReused: a refused probe (dev not running) is not reused:
+// the call after dev starts goes through it, not through the files, which
+// dev then holds.
+func TestRefusedNotReused(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && r.URL.Path == "/cdn-cgi/explorer/api" {
+			io.WriteString(w, `{"openapi":"3.0.3","info":{"title":"Local Explorer API"}}`)
+			return
+		}
+		http.Error(w, `{"success":false,"errors":[{"code":10009,"message":"key not found"}]}`, http.StatusNotFound)
+	}))
+	defer srv.Close()
+	var up atomic.Bool // dev started
+	var d net.Dialer
+	client := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		if !up.Load() {
+			return nil, &net.OpError{Op: "dial", Net: network, Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
+		}
+		return d.DialContext(ctx, network, srv.Listener.Addr().String())
+	}}}
+	files := 0
+	b, err := wrangler.New(wrangler.Options{Dir: project(t, "wrangler.jsonc", bareJSONC), URL: srv.URL, HTTP: client,
+		Files: func(string, *wrangler.Project, string) (wrangler.Files, error) { files++; return fakeFiles{}, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrangler.SetNow(b, func() time.Time { return time.Unix(1e9, 0) }) // the clock stands still
+	ctx := context.Background()
+	if _, err := b.KV().Get(ctx, "CACHE", "k"); err == nil || !strings.Contains(err.Error(), "fake files") {
+		t.Fatalf("Get without dev: %v", err)
+	}
+	up.Store(true)
+	if _, err := b.KV().Get(ctx, "CACHE", "k"); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("Get once dev answers: %v (want the explorer's not_found)", err)
 	}
 }

@@ -28,17 +28,22 @@
 package explorer
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/mcp-cfstorage/mcp-cfstorage/internal/stall"
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/storage"
 )
 
@@ -49,12 +54,43 @@ var Paths = []string{"/cdn-cgi/explorer/api", "/cdn-cgi/local/explorer/api"}
 // ErrNotRunning is the error of Probe when nothing listens at the URL.
 var ErrNotRunning = errors.New("wrangler dev is not running")
 
+// ErrNoAnswer is wrapped by the error of a call that dev did not answer
+// (the connection failed or broke): the caller forgets the Local Explorer
+// and probes again. The error's text says whether the request had been
+// sent, and so whether it may have changed anything.
+var ErrNoAnswer = errors.New("wrangler dev did not answer")
+
 // Store is the Local Explorer of one running `wrangler dev`.
 type Store struct {
 	devURL string // http://127.0.0.1:8787
 	base   string // devURL + the API path that answered
 	http   *http.Client
+	limits Timeouts
 }
+
+// Timeouts bound a call of a dev that accepts it and then hangs.
+type Timeouts struct {
+	// Answer bounds the wait for the status and headers: from the start of
+	// the call, from each piece of the request's body going out, and from
+	// the end of the request (a D1 query's answer comes when it has run).
+	Answer time.Duration
+	// Stall bounds each pause while the answer's body arrives; reading it
+	// takes as long as it takes while it keeps coming.
+	Stall time.Duration
+}
+
+// DefaultTimeouts are generous for a dev on loopback.
+var DefaultTimeouts = Timeouts{Answer: 60 * time.Second, Stall: 30 * time.Second}
+
+// Option qualifies a Store.
+type Option func(*Store)
+
+// WithTimeouts replaces DefaultTimeouts.
+func WithTimeouts(t Timeouts) Option { return func(s *Store) { s.limits = t } }
+
+// errNoAnswerInTime is the cause of a call's cancellation when its answer
+// did not come within Timeouts.Answer.
+var errNoAnswerInTime = errors.New("wrangler dev: no answer in time")
 
 // probeTimeout bounds one probe request: dev answers in milliseconds on
 // loopback, and a port that holds the connection is not a dev server.
@@ -63,7 +99,7 @@ const probeTimeout = 5 * time.Second
 // Probe finds the Local Explorer of the dev server at devURL. It returns
 // ErrNotRunning (wrapped) when nothing listens there, and an error naming
 // the URL when something else answers.
-func Probe(ctx context.Context, devURL string, client *http.Client) (*Store, error) {
+func Probe(ctx context.Context, devURL string, client *http.Client, opts ...Option) (*Store, error) {
 	if client == nil {
 		client = http.DefaultClient
 	}
@@ -77,7 +113,11 @@ func Probe(ctx context.Context, devURL string, client *http.Client) (*Store, err
 		case err != nil:
 			return nil, storage.Errorf(storage.CodeUnavailable, "wrangler dev at %s did not answer: %v; check that the URL (--wrangler-url) is wrangler dev's", devURL, err)
 		case ok:
-			return &Store{devURL: devURL, base: devURL + p, http: client}, nil
+			s := &Store{devURL: devURL, base: devURL + p, http: client, limits: DefaultTimeouts}
+			for _, o := range opts {
+				o(s)
+			}
+			return s, nil
 		}
 		answered = append(answered, fmt.Sprintf("%s: %s", p, status))
 	}
@@ -142,8 +182,81 @@ type request struct {
 	query  url.Values
 	header http.Header
 	body   io.Reader
-	size   int64 // body size, -1 unknown
+	size   int64  // body size, -1 unknown
+	field  string // the caller's field the body comes from ("value"), for its errors
 	what   string
+}
+
+// callerBody is a request body that keeps the first error of the caller's
+// reader (or a short read of an announced size), so that it is reported as
+// the caller's, not as dev failing to answer.
+type callerBody struct {
+	r     io.Reader
+	size  int64
+	timer *answerTimer // paused while the caller's reader runs
+	n     int64
+	mu    sync.Mutex
+	err   error
+}
+
+func (b *callerBody) Read(p []byte) (int, error) {
+	b.timer.pause()
+	n, err := b.r.Read(p)
+	b.timer.arm()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.n += int64(n)
+	switch {
+	case err == io.EOF && b.size >= 0 && b.n < b.size:
+		b.err = fmt.Errorf("has %d bytes, not the %d announced", b.n, b.size)
+	case err != nil && err != io.EOF && b.err == nil:
+		b.err = err
+	}
+	return n, err
+}
+
+// answerTimer cancels a call whose answer does not come in time. It is
+// armed at the start, re-armed as the request's body goes out and when the
+// request was written, paused while the caller's reader runs, and ended
+// when the call returns, after which nothing arms it again (a body still
+// being sent when dev answered early).
+type answerTimer struct {
+	mu    sync.Mutex
+	t     *time.Timer
+	d     time.Duration
+	ended bool
+}
+
+func newAnswerTimer(d time.Duration, cancel context.CancelCauseFunc) *answerTimer {
+	return &answerTimer{t: time.AfterFunc(d, func() { cancel(errNoAnswerInTime) }), d: d}
+}
+
+func (a *answerTimer) pause() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.t.Stop()
+}
+
+func (a *answerTimer) arm() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !a.ended {
+		a.t.Reset(a.d)
+	}
+}
+
+// end stops the timer for good, and reports whether it had not fired.
+func (a *answerTimer) end() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.ended = true
+	return a.t.Stop()
+}
+
+func (b *callerBody) failed() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.err
 }
 
 // do sends r and returns the response when its status is 2xx; otherwise
@@ -153,28 +266,87 @@ func (s *Store) do(ctx context.Context, r request) (*http.Response, error) {
 	if len(r.query) > 0 {
 		u += "?" + r.query.Encode()
 	}
-	req, err := http.NewRequestWithContext(ctx, r.method, u, r.body)
+	// The call has a context of its own: the answer timer cancels it when
+	// dev takes too long to answer (counted from the request's start, and
+	// again from each piece of its body and from its end), and a stall.Body
+	// when the answer's body pauses too long; closing the body releases it.
+	callCtx, cancel := context.WithCancelCause(ctx)
+	answer := newAnswerTimer(s.limits.Answer, cancel)
+	var body *callerBody
+	if r.body != nil {
+		body = &callerBody{r: r.body, size: r.size, timer: answer}
+	}
+	var wrote atomic.Bool
+	trace := &httptrace.ClientTrace{WroteRequest: func(i httptrace.WroteRequestInfo) {
+		wrote.Store(i.Err == nil)
+		answer.arm()
+	}}
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(callCtx, trace), r.method, u, nil)
 	if err != nil {
+		answer.end()
+		cancel(nil)
 		return nil, storage.Errorf(storage.CodeInternal, "wrangler: %s: %v", r.what, err)
 	}
-	if r.body != nil {
-		req.ContentLength = r.size
+	if body != nil {
+		req.Body, req.ContentLength = io.NopCloser(body), r.size
+		if r.size == 0 {
+			req.Body = http.NoBody
+		}
 	}
 	for k, v := range r.header {
 		req.Header[k] = v
 	}
 	resp, err := s.http.Do(req)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("wrangler: %s: %w", r.what, ctx.Err())
-		}
-		return nil, storage.Errorf(storage.CodeUnavailable, "wrangler: %s: wrangler dev at %s did not answer: %v; is it still running?", r.what, s.devURL, err)
+	if !answer.end() && err == nil {
+		// The answer came as the time ran out, and its body went with it.
+		resp.Body.Close()
+		err = context.Cause(callCtx)
 	}
+	if err != nil {
+		cancel(nil)
+		if ctx.Err() == nil && context.Cause(callCtx) == errNoAnswerInTime {
+			err = fmt.Errorf("no answer within %s", s.limits.Answer)
+		}
+		return nil, s.noAnswer(ctx, r, body, wrote.Load(), err)
+	}
+	resp.Body = stall.NewBody(resp.Body, callCtx, cancel, s.limits.Stall, "wrangler: "+r.what)
 	if resp.StatusCode/100 == 2 {
 		return resp, nil
 	}
 	defer resp.Body.Close()
 	return nil, s.apiError(r.what, resp)
+}
+
+// noAnswer is the error of a request that got no answer: the caller's
+// body failing is the caller's error; otherwise dev did not answer
+// (ErrNoAnswer), and whether anything changed depends on whether the
+// request had been sent whole.
+func (s *Store) noAnswer(ctx context.Context, r request, body *callerBody, wrote bool, err error) error {
+	if body != nil {
+		if berr := body.failed(); berr != nil {
+			field := cmp.Or(r.field, "body")
+			if ctx.Err() == nil && storage.CodeOf(berr) == storage.CodeInternal {
+				return storage.Errorf(storage.CodeInvalidArgument, "%s: %v (%s)", field, berr, r.what)
+			}
+			return fmt.Errorf("wrangler: %s: %s: %w", r.what, field, berr)
+		}
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("wrangler: %s: %w", r.what, ctx.Err())
+	}
+	switch {
+	case !wrote:
+		return errNoAnswer("wrangler: %s: wrangler dev at %s did not answer (%v), and the request was not sent whole, so nothing changed; is dev still running?", r.what, s.devURL, err)
+	case r.method == http.MethodGet || r.method == http.MethodHead:
+		return errNoAnswer("wrangler: %s: wrangler dev at %s did not answer (%v); is dev still running?", r.what, s.devURL, err)
+	default:
+		return errNoAnswer("wrangler: %s: the request reached wrangler dev at %s, but no answer came (%v): whether it was applied is unknown; read it back before writing again", r.what, s.devURL, err)
+	}
+}
+
+// errNoAnswer is an unavailable error that wraps ErrNoAnswer.
+func errNoAnswer(format string, args ...any) error {
+	return &storage.Error{Code: storage.CodeUnavailable, Message: fmt.Sprintf(format, args...), Err: ErrNoAnswer}
 }
 
 // apiError codes a failed answer.
@@ -220,6 +392,9 @@ func (s *Store) call(ctx context.Context, r request, out, info any) error {
 	dec := json.NewDecoder(resp.Body)
 	dec.UseNumber()
 	if err := dec.Decode(&env); err != nil {
+		if se := (*storage.Error)(nil); errors.As(err, &se) {
+			return err // the answer stopped arriving: it says so
+		}
 		return storage.Errorf(storage.CodeInternal, "wrangler: %s: the answer is not the Local Explorer's JSON: %v", r.what, err)
 	}
 	if !env.Success {

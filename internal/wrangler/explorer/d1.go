@@ -2,15 +2,12 @@ package explorer
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"math"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
-	"time"
 
+	"github.com/mcp-cfstorage/mcp-cfstorage/internal/d1wire"
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/storage"
 )
 
@@ -71,7 +68,7 @@ func (s *Store) Query(ctx context.Context, id string, stmts []storage.Statement,
 	if err != nil {
 		return nil, err
 	}
-	var results []rawStatement
+	var results []d1wire.Statement
 	err = s.call(ctx, request{method: http.MethodPost, path: "/d1/database/" + url.PathEscape(id) + "/raw", body: body, size: size, header: h, what: "querying D1 database"}, &results, nil)
 	if err != nil {
 		// D1 under Miniflare answers a statement that fails with 500 and
@@ -82,7 +79,7 @@ func (s *Store) Query(ctx context.Context, id string, stmts []storage.Statement,
 		}
 		return nil, err
 	}
-	return decodeResults(results, opts.MaxRows)
+	return d1wire.Decode(results, opts.MaxRows, "")
 }
 
 func stmtWhere(i, n int) string {
@@ -122,99 +119,4 @@ func paramType(p any) string {
 		return "blob"
 	}
 	return fmt.Sprintf("%T", p)
-}
-
-type rawStatement struct {
-	Success *bool `json:"success"`
-	Results struct {
-		Columns []string `json:"columns"`
-		Rows    [][]any  `json:"rows"`
-	} `json:"results"`
-	Meta struct {
-		Changes     json.Number `json:"changes"`
-		LastRowID   json.Number `json:"last_row_id"`
-		RowsRead    json.Number `json:"rows_read"`
-		RowsWritten json.Number `json:"rows_written"`
-		Duration    json.Number `json:"duration"`
-	} `json:"meta"`
-}
-
-func decodeResults(raw []rawStatement, maxRows int) ([]storage.QueryResult, error) {
-	out := make([]storage.QueryResult, 0, len(raw))
-	for i, r := range raw {
-		if r.Success != nil && !*r.Success {
-			return nil, storage.Errorf(storage.CodeInvalidArgument, "sql: statement %d failed; nothing was changed", i)
-		}
-		res := storage.QueryResult{Columns: r.Results.Columns, Rows: [][]any{}, RowCount: len(r.Results.Rows)}
-		if res.Columns == nil {
-			res.Columns = []string{}
-		}
-		for _, row := range r.Results.Rows {
-			if maxRows > 0 && len(res.Rows) >= maxRows {
-				break
-			}
-			vals := make([]any, len(row))
-			for j, v := range row {
-				vals[j] = value(v)
-			}
-			res.Rows = append(res.Rows, vals)
-		}
-		res.Meta = storage.QueryMeta{Changes: jsonInt(r.Meta.Changes), LastRowID: jsonInt(r.Meta.LastRowID),
-			RowsRead: jsonInt(r.Meta.RowsRead), RowsWritten: jsonInt(r.Meta.RowsWritten)}
-		if ms, err := r.Meta.Duration.Float64(); err == nil && ms > 0 && ms < math.MaxInt64/float64(time.Millisecond) {
-			res.Meta.Duration = time.Duration(ms * float64(time.Millisecond))
-		}
-		out = append(out, res)
-	}
-	return out, nil
-}
-
-// value types one value of a row as D1 gives it: int64, float64, string,
-// []byte (an array of byte values) or nil.
-func value(v any) any {
-	switch x := v.(type) {
-	case nil, string:
-		return x
-	case json.Number:
-		if !strings.ContainsAny(string(x), ".eE") {
-			if i, err := x.Int64(); err == nil {
-				return i
-			}
-		}
-		if f, err := x.Float64(); err == nil {
-			return f
-		}
-		return string(x)
-	case bool:
-		if x {
-			return int64(1)
-		}
-		return int64(0)
-	case []any:
-		b := make([]byte, len(x))
-		ok := true
-		for i, e := range x {
-			n, isNum := e.(json.Number)
-			u, err := strconv.ParseUint(string(n), 10, 8)
-			if !isNum || err != nil {
-				ok = false
-				break
-			}
-			b[i] = byte(u)
-		}
-		if ok {
-			return b
-		}
-	}
-	js, _ := json.Marshal(v)
-	return string(js)
-}
-
-func jsonInt(n json.Number) int64 {
-	i, err := n.Int64()
-	if err != nil {
-		f, _ := n.Float64()
-		return int64(f)
-	}
-	return i
 }

@@ -109,7 +109,7 @@ func (s *Store) Put(ctx context.Context, ns string, put storage.KVPut) error {
 		pw.CloseWithError(err)
 	}()
 	var res bulkResult
-	err = s.call(ctx, request{method: http.MethodPut, path: kvPath(ns) + "/bulk", body: pr, size: -1,
+	err = s.call(ctx, request{method: http.MethodPut, path: kvPath(ns) + "/bulk", body: pr, size: -1, field: "value",
 		header: http.Header{"Content-Type": {"application/json"}}, what: "writing KV key " + strconv.Quote(put.Key)}, &res, nil)
 	pr.CloseWithError(io.ErrClosedPipe)
 	if err != nil {
@@ -133,7 +133,7 @@ func (s *Store) putValue(ctx context.Context, ns string, put storage.KVPut) erro
 	if err != nil {
 		return err
 	}
-	r := request{method: http.MethodPut, path: kvPath(ns) + "/values" + seg, what: "writing KV key " + strconv.Quote(put.Key)}
+	r := request{method: http.MethodPut, path: kvPath(ns) + "/values" + seg, field: "value", what: "writing KV key " + strconv.Quote(put.Key)}
 	if len(put.Metadata) == 0 {
 		r.body, r.size = io.LimitReader(put.Body, put.Size), put.Size
 		r.header = http.Header{"Content-Type": {"application/octet-stream"}}
@@ -270,7 +270,7 @@ func (s *Store) BulkPut(ctx context.Context, ns string, entries []storage.KVEntr
 		return storage.BulkPutResult{}, storage.Errorf(storage.CodeInvalidArgument, "entries: %v", err)
 	}
 	var res bulkResult
-	err = s.call(ctx, request{method: http.MethodPut, path: kvPath(ns) + "/bulk", body: body, size: size, header: h, what: "writing KV keys"}, &res, nil)
+	err = s.call(ctx, request{method: http.MethodPut, path: kvPath(ns) + "/bulk", body: body, size: size, header: h, field: "entries", what: "writing KV keys"}, &res, nil)
 	if err != nil {
 		return storage.BulkPutResult{}, err
 	}

@@ -199,7 +199,7 @@ func (s *Store) PutObject(ctx context.Context, put storage.ObjectPut) (storage.O
 		ETag string `json:"etag"`
 	}
 	err = s.call(ctx, request{method: http.MethodPut, path: r2Path(put.Bucket) + "/objects" + seg, header: h,
-		body: body, size: put.Size, what: "writing R2 object " + strconv.Quote(put.Key)}, &res, nil)
+		body: body, size: put.Size, field: "content", what: "writing R2 object " + strconv.Quote(put.Key)}, &res, nil)
 	if err != nil {
 		return storage.ObjectInfo{}, err
 	}
