@@ -91,6 +91,9 @@ func (d d1Tools) deleteDatabase(ctx context.Context, in deleteDatabaseIn) (delet
 	if err != nil {
 		return deleteDatabaseOut{}, err
 	}
+	if err := d.Store.CanDelete(ctx, storage.AreaD1, db.ID); err != nil {
+		return deleteDatabaseOut{}, err
+	}
 	if full, err := d.Store.D1().GetDatabase(ctx, db.ID); err == nil {
 		db = full // its size and tables, for the user
 	}

@@ -94,6 +94,9 @@ func (k kvTools) deleteNamespace(ctx context.Context, in deleteNamespaceIn) (del
 	if ns, err = k.Store.KV().GetNamespace(ctx, ns.ID); err != nil {
 		return deleteNamespaceOut{}, err
 	}
+	if err := k.Store.CanDelete(ctx, storage.AreaKV, ns.ID); err != nil {
+		return deleteNamespaceOut{}, err
+	}
 	d := Deletion{Tool: "delete_kv_namespace", What: "KV namespace", Name: ns.Title, NameIs: "title", Detail: k.keyCount(ctx, ns.ID)}
 	if err := confirmed(ctx, k.Confirm, d, &in.Confirm); err != nil {
 		return deleteNamespaceOut{}, err

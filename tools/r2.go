@@ -83,8 +83,12 @@ type deleteBucketOut struct {
 }
 
 func (r r2Tools) deleteBucket(ctx context.Context, in deleteBucketIn) (deleteBucketOut, error) {
-	// A bucket that holds objects cannot be deleted: say so before asking
-	// the user (the listing also refuses a bucket outside --allow-buckets).
+	// A bucket that holds objects, or that this backend cannot delete,
+	// is refused before the user is asked (the listing also refuses a
+	// bucket outside --allow-buckets).
+	if err := r.Store.CanDelete(ctx, storage.AreaR2, in.Bucket); err != nil {
+		return deleteBucketOut{}, err
+	}
 	page, err := r.Store.R2().ListObjects(ctx, in.Bucket, storage.ObjectListOptions{Limit: 1})
 	if err != nil {
 		return deleteBucketOut{}, err

@@ -156,7 +156,7 @@ func TestWranglerFilesResources(t *testing.T) {
 // startWranglerFiles starts the built binary in a copy of the fixture
 // Worker project, on the wrangler backend with dev not running: its files
 // path, on an empty persist dir.
-func startWranglerFiles(t *testing.T) *proc {
+func startWranglerFiles(t *testing.T, opts ...client.ClientOption) *proc {
 	t.Helper()
 	projectDir := wranglertest.CopyProject(t, "../../internal/wrangler/testdata/worker")
 	persist := filepath.Join(t.TempDir(), "state")
@@ -167,12 +167,9 @@ func startWranglerFiles(t *testing.T) *proc {
 		cmd.Env, cmd.Dir, cmd.Stderr = env, projectDir, s.stderr
 		return cmd, nil
 	})
-	c, err := client.NewStdioMCPClientWithOptions(binary, childEnv(t.TempDir()),
+	tr := transport.NewStdioWithOptions(binary, childEnv(t.TempDir()),
 		[]string{"--backend", "wrangler", "--wrangler-url", devURL, "--persist-to", persist}, inProject)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Session = mcptest.Connect(t, c)
+	s.Session = mcptest.Connect(t, client.NewClient(tr, opts...))
 	t.Cleanup(func() { s.stop(t) })
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -253,5 +250,27 @@ func TestWranglerFilesEveryTool(t *testing.T) {
 	}
 	if w, _ := s.OK("whoami", nil)["wrangler"].(map[string]any); w["path"] != "files" {
 		t.Errorf("whoami: %v", w)
+	}
+}
+
+// A delete the wrangler backend cannot do is refused before anyone is
+// asked: a client with elicitation sees no form, and the answer names the
+// binding to remove from the config.
+func TestWranglerDeletesNeverAsk(t *testing.T) {
+	e := &elicitor{}
+	e.set(mcp.ElicitationResponseActionAccept)
+	s := startWranglerFiles(t, client.WithElicitationHandler(e))
+	for tool, args := range map[string]map[string]any{
+		"delete_kv_namespace": {"namespace": "CACHE"},
+		"delete_r2_bucket":    {"bucket": "fixture-assets"},
+		"delete_d1_database":  {"database": "fixture-db"},
+	} {
+		msg := s.Fail(tool, args, "unsupported")
+		if !strings.Contains(msg, "remove the binding") {
+			t.Errorf("%s: %q does not say which binding to remove", tool, msg)
+		}
+	}
+	if shown := e.shown(); len(shown) != 0 {
+		t.Errorf("the user was asked about deletes that cannot happen: %q", shown)
 	}
 }

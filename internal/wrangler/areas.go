@@ -74,11 +74,7 @@ func (k kvBackend) RenameNamespace(_ context.Context, id, _ string) error {
 }
 
 func (k kvBackend) DeleteNamespace(_ context.Context, id string) error {
-	bd, err := k.b.kvBinding(id)
-	if err != nil {
-		return err
-	}
-	return k.b.unsupportedDelete("KV namespaces", bd.Binding)
+	return k.b.RefuseDelete(storage.AreaKV, id)
 }
 
 // data resolves a namespace reference and routes the call.
@@ -185,11 +181,7 @@ func (r r2Backend) CreateBucket(_ context.Context, spec storage.BucketSpec) (sto
 }
 
 func (r r2Backend) DeleteBucket(_ context.Context, name string) error {
-	bd, err := r.b.r2Binding(name)
-	if err != nil {
-		return err
-	}
-	return r.b.unsupportedDelete("R2 buckets", bd.Binding)
+	return r.b.RefuseDelete(storage.AreaR2, name)
 }
 
 func (r r2Backend) Presign(context.Context, storage.PresignRequest) (storage.PresignedURL, error) {
@@ -313,11 +305,7 @@ func (d d1Backend) CreateDatabase(_ context.Context, spec storage.DatabaseSpec) 
 }
 
 func (d d1Backend) DeleteDatabase(_ context.Context, id string) error {
-	bd, err := d.b.d1Binding(id)
-	if err != nil {
-		return err
-	}
-	return d.b.unsupportedDelete("D1 databases", bd.Binding)
+	return d.b.RefuseDelete(storage.AreaD1, id)
 }
 
 func (d d1Backend) Query(ctx context.Context, id string, stmts []storage.Statement, opts storage.QueryOptions) ([]storage.QueryResult, error) {

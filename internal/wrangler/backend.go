@@ -361,6 +361,37 @@ func (b *Backend) unsupportedCreate(what, block string) error {
 		what, b.p.ConfigPath, b.envNote(), block)
 }
 
+// RefuseDelete is why the namespace, bucket or database ref cannot be
+// deleted: wrangler dev's storage is the config's bindings
+// (storage.FixedResources, so that no one is asked to confirm a delete that
+// cannot happen).
+func (b *Backend) RefuseDelete(area storage.Area, ref string) error {
+	var binding, what string
+	var err error
+	switch area {
+	case storage.AreaKV:
+		var bd KVBinding
+		bd, err = b.kvBinding(ref)
+		binding, what = bd.Binding, "KV namespaces"
+	case storage.AreaR2:
+		var bd R2Binding
+		bd, err = b.r2Binding(ref)
+		binding, what = bd.Binding, "R2 buckets"
+	case storage.AreaD1:
+		var bd D1Binding
+		bd, err = b.d1Binding(ref)
+		binding, what = bd.Binding, "D1 databases"
+	default:
+		return storage.Errorf(storage.CodeInvalidArgument, "no storage area %q", area)
+	}
+	if err != nil {
+		return err
+	}
+	return b.unsupportedDelete(what, binding)
+}
+
+var _ storage.FixedResources = (*Backend)(nil)
+
 func (b *Backend) unsupportedDelete(what, binding string) error {
 	return storage.Errorf(storage.CodeUnsupported,
 		"wrangler dev does not delete %s: remove the binding %s from %s%s and restart wrangler dev (its data stays in %s until you delete that directory)",
