@@ -1,7 +1,7 @@
 package prompts_test
 
 import (
-	"context"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -109,8 +109,9 @@ database_id = "11111111-2222-4333-8444-555555555555"
 	if err := os.WriteFile(filepath.Join(dir, "wrangler.toml"), []byte(config), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// dev does not run: the backend goes through a new, empty persisted state.
 	b, err := wrangler.New(wrangler.Options{Dir: dir, URL: "http://127.0.0.1:1",
-		Files: func(string, *wrangler.Project, string) (wrangler.Files, error) { return emptyFiles{}, nil }})
+		PersistTo: filepath.Join(t.TempDir(), "state"), Files: wrangler.OpenFiles(slog.New(slog.DiscardHandler))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,30 +133,4 @@ database_id = "11111111-2222-4333-8444-555555555555"
 	if strings.Contains(txt, "```toml") || strings.Contains(txt, "SHOP_ASSETS") || strings.Contains(txt, "NOT") {
 		t.Errorf("wire_worker on wrangler drafts its own config:\n%s", txt)
 	}
-}
-
-// emptyFiles is dev's persisted state with nothing in it: the wrangler
-// backend's files path, without the miniflare files.
-type emptyFiles struct{}
-
-func (emptyFiles) KV() storage.KV { return emptyKV{} }
-func (emptyFiles) R2() storage.R2 { return emptyR2{} }
-func (emptyFiles) D1() storage.D1 { return emptyD1{} }
-
-type emptyKV struct{ storage.KV }
-
-func (emptyKV) List(context.Context, string, storage.ListOptions) (storage.KeyPage, error) {
-	return storage.KeyPage{}, nil
-}
-
-type emptyR2 struct{ storage.R2 }
-
-func (emptyR2) ListObjects(context.Context, string, storage.ObjectListOptions) (storage.ObjectPage, error) {
-	return storage.ObjectPage{}, nil
-}
-
-type emptyD1 struct{ storage.D1 }
-
-func (emptyD1) Query(context.Context, string, []storage.Statement, storage.QueryOptions) ([]storage.QueryResult, error) {
-	return []storage.QueryResult{{}}, nil
 }
