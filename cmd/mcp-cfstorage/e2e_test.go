@@ -46,29 +46,11 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// lockedBuffer collects the server's stderr.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // proc is one running mcp-cfstorage process with a connected client.
 type proc struct {
 	*mcptest.Session
 	cmd    *exec.Cmd
-	stderr *lockedBuffer
+	stderr *mcptest.Output
 }
 
 // childEnv is a clean environment: no Cloudflare credentials leak in from
@@ -85,7 +67,7 @@ func startServer(t testing.TB, home string, args ...string) *proc {
 // startServerEnv starts the server with extra environment variables.
 func startServerEnv(t testing.TB, home string, env []string, args ...string) *proc {
 	t.Helper()
-	s := &proc{stderr: &lockedBuffer{}}
+	s := &proc{stderr: &mcptest.Output{}}
 	capture := transport.WithCommandFunc(func(_ context.Context, command string, env, args []string) (*exec.Cmd, error) {
 		cmd := exec.Command(command, args...)
 		cmd.Env = env

@@ -28,7 +28,7 @@ const httpToken = "e2e-bearer-token-0123456789abcdef"
 type httpProc struct {
 	cmd    *exec.Cmd
 	url    string // the Streamable HTTP endpoint
-	stderr *lockedBuffer
+	stderr *mcptest.Output
 }
 
 var servingLine = regexp.MustCompile(`mcp=(http://\S+/mcp)`)
@@ -41,7 +41,7 @@ func startHTTPServer(t testing.TB, args ...string) *httpProc {
 	cmd := exec.Command(binary, args...)
 	cmd.Env = childEnv(t.TempDir())
 	pr, pw := io.Pipe()
-	p := &httpProc{cmd: cmd, stderr: &lockedBuffer{}}
+	p := &httpProc{cmd: cmd, stderr: &mcptest.Output{}}
 	cmd.Stderr = io.MultiWriter(p.stderr, pw)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -32,7 +32,7 @@ import (
 // custom metadata, D1 rows; what the Worker writes, the tools read.
 func TestWranglerE2E(t *testing.T) {
 	dev := wranglertest.Start(t, wranglertest.CopyProject(t, "../../internal/wrangler/testdata/worker"))
-	s := &proc{stderr: &lockedBuffer{}}
+	s := &proc{stderr: &mcptest.Output{}}
 	inProject := transport.WithCommandFunc(func(_ context.Context, command string, env, args []string) (*exec.Cmd, error) {
 		cmd := exec.Command(command, args...)
 		cmd.Env, cmd.Dir, cmd.Stderr = env, dev.ProjectDir, s.stderr
@@ -135,7 +135,7 @@ func TestWranglerE2EStopped(t *testing.T) {
 	persist := filepath.Join(t.TempDir(), "state")
 	port := wranglertest.FreePort(t)
 	devURL := "http://127.0.0.1:" + strconv.Itoa(port)
-	s := &proc{stderr: &lockedBuffer{}}
+	s := &proc{stderr: &mcptest.Output{}}
 	inProject := transport.WithCommandFunc(func(_ context.Context, command string, env, args []string) (*exec.Cmd, error) {
 		cmd := exec.Command(command, args...)
 		cmd.Env, cmd.Dir, cmd.Stderr = env, projectDir, s.stderr

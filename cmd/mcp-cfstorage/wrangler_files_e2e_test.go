@@ -161,7 +161,7 @@ func startWranglerFiles(t *testing.T, opts ...client.ClientOption) *proc {
 	projectDir := wranglertest.CopyProject(t, "../../internal/wrangler/testdata/worker")
 	persist := filepath.Join(t.TempDir(), "state")
 	devURL := "http://127.0.0.1:" + strconv.Itoa(wranglertest.FreePort(t))
-	s := &proc{stderr: &lockedBuffer{}}
+	s := &proc{stderr: &mcptest.Output{}}
 	inProject := transport.WithCommandFunc(func(_ context.Context, command string, env, args []string) (*exec.Cmd, error) {
 		cmd := exec.Command(command, args...)
 		cmd.Env, cmd.Dir, cmd.Stderr = env, projectDir, s.stderr

@@ -7,7 +7,6 @@
 package wranglertest
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -21,6 +20,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/mcp-cfstorage/mcp-cfstorage/internal/mcptest"
 )
 
 // SkipMessage is what a test that needs wrangler says when it is skipped.
@@ -60,7 +61,7 @@ type Dev struct {
 
 	t    testing.TB
 	cmd  *exec.Cmd
-	out  *lockedBuffer
+	out  *mcptest.Output
 	done chan struct{}
 	once sync.Once
 }
@@ -133,7 +134,7 @@ func Start(t testing.TB, projectDir string, opts ...Option) *Dev {
 		"WRANGLER_LOG_PATH="+logDir, // not ~/.config/.wrangler/logs
 		"CI=1",                      // no prompts, no hotkeys
 	)
-	out := &lockedBuffer{}
+	out := &mcptest.Output{}
 	cmd.Stdout, cmd.Stderr = out, out
 	setProcessGroup(cmd)
 	if err := cmd.Start(); err != nil {
@@ -216,22 +217,4 @@ func FreePort(t testing.TB) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
-}
-
-// lockedBuffer collects a process's output from two pipes.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
