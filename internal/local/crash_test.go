@@ -31,11 +31,7 @@ func TestCrash(t *testing.T) {
 	if testing.Short() || raceEnabled {
 		t.Skip("kills child processes for seconds; skipped with -short and -race")
 	}
-	dir := t.TempDir()
-	b := New(dir)
-	ns := mkNamespace(t, b, "crash")
-	mkBucket(t, b, crashBucket)
-	check(t, b.Close())
+	dir, ns := crashDir(t)
 
 	last, total, _ := crashLoop(t, "TestCrashChild", dir, ns)
 	if t.Failed() {
@@ -45,7 +41,7 @@ func TestCrash(t *testing.T) {
 	// An hour on, opening the store sweeps what the kills left: every blob
 	// left belongs to a row and no temp file is left.
 	before := len(blobFiles(t, dir)) + len(tmpFiles(t, dir))
-	b = New(dir, WithClock(func() time.Time { return time.Now().Add(2 * time.Hour) }))
+	b := New(dir, WithClock(func() time.Time { return time.Now().Add(2 * time.Hour) }))
 	defer b.Close()
 	st := openedStore(t, b)
 	<-st.sweepDone
@@ -168,11 +164,7 @@ func TestCrashGroupCommit(t *testing.T) {
 	if testing.Short() || raceEnabled {
 		t.Skip("kills child processes for seconds; skipped with -short and -race")
 	}
-	dir := t.TempDir()
-	b := New(dir)
-	ns := mkNamespace(t, b, "crash")
-	mkBucket(t, b, crashBucket)
-	check(t, b.Close())
+	dir, ns := crashDir(t)
 
 	_, total, commits := crashLoop(t, "TestCrashGroupChild", dir, ns)
 	biggest := uint64(0)
@@ -262,4 +254,15 @@ func TestCrashChild(t *testing.T) {
 	}
 	time.Sleep(30 * time.Second) // killed long before
 	out.fail("not killed")
+}
+
+// crashDir makes the data dir the crash tests' children write to: one
+// namespace and one bucket, closed before any child opens it.
+func crashDir(t *testing.T) (dir, ns string) {
+	dir = t.TempDir()
+	b := New(dir)
+	ns = mkNamespace(t, b, "crash")
+	mkBucket(t, b, crashBucket)
+	check(t, b.Close())
+	return dir, ns
 }
