@@ -41,7 +41,7 @@ func (a accountTools) declare() ([]Tool, []error) {
 	g := newGroup(ToolsetAccount, a.Deps)
 	add(g, Spec[whoamiIn, whoamiOut]{
 		Name: "whoami", Title: "Which storage am I using?", Hints: readHints, Handle: a.whoami,
-		Description: "Report the backend (local store, Cloudflare account or wrangler dev), account id, whether the API answers (if not, why and what to do), read-only mode, toolsets and allowed file directories. Call it when unsure where data goes or when calls fail with unavailable.",
+		Description: "The backend (local store, Cloudflare account or wrangler dev), account id, whether the API answers (if not, why and the fix), read-only mode, toolsets and allowed file directories. Call it when unsure where data goes or when calls fail with unavailable.",
 	})
 	return g.done()
 }

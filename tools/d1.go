@@ -238,15 +238,15 @@ func (d d1Tools) declare() ([]Tool, []error) {
 	g := newGroup(ToolsetD1, d.Deps)
 	add(g, Spec[listDatabasesIn, listDatabasesOut]{
 		Name: "list_d1_databases", Title: "List D1 databases", Hints: readHints, Handle: d.listDatabases,
-		Description: "List D1 (SQLite) databases (id, name, creation time), a page at a time. Pass an id or name as database to d1_query.",
+		Description: "List D1 (SQLite) databases (id, name, creation time). Pass either as database to d1_query.",
 	})
 	add(g, Spec[createDatabaseIn, createDatabaseOut]{
 		Name: "create_d1_database", Title: "Create a D1 database", Hints: createHints, Handle: d.createDatabase,
-		Description: "Create an empty D1 (SQLite) database; returns its id and a wrangler.toml block that binds it to a Worker.",
+		Description: "Create an empty D1 (SQLite) database; returns its id and a wrangler.toml binding for a Worker.",
 	})
 	add(g, Spec[deleteDatabaseIn, deleteDatabaseOut]{
 		Name: "delete_d1_database", Title: "Delete a D1 database", Hints: d1DeleteHints, Handle: d.deleteDatabase,
-		Description: "Delete a D1 database with all its tables and rows, for good. Ask the user first (a client with elicitation asks them itself).",
+		Description: "Delete a D1 database with all its tables and rows, for good. Ask the user first (with elicitation the server asks).",
 	})
 	add(g, Spec[d1QueryIn, d1QueryOut]{
 		Name: "d1_query", Title: "Run SQL on a D1 database", Hints: d1QueryHints, Handle: d.query,
@@ -254,9 +254,9 @@ func (d d1Tools) declare() ([]Tool, []error) {
 		// statements that SQLite says cannot write, refusing the others
 		// with read_only.
 		KeepReadOnly: true,
-		Description: fmt.Sprintf("Run SQLite SQL on a D1 database as one all-or-nothing batch, at most 30 s. Put values in params, never in the SQL. "+
-			"Returns per statement columns, up to %d rows (page with LIMIT/OFFSET) and meta; blobs as {\"base64\": ...}. "+
-			"No ATTACH, DETACH, BEGIN, COMMIT or SAVEPOINT. In read-only mode only reads run.", d.MaxRows),
+		Description: fmt.Sprintf("Run SQLite SQL on a D1 database as one all-or-nothing batch, at most 30 s; values go in params, never in the SQL. "+
+			"Returns per statement columns, up to %d rows (page with LIMIT/OFFSET) and meta. "+
+			"No ATTACH, DETACH, BEGIN, COMMIT or SAVEPOINT; read-only mode runs only reads.", d.MaxRows),
 	})
 	return g.done()
 }

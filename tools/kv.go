@@ -129,10 +129,10 @@ func (k kvTools) keyCount(ctx context.Context, id string) string {
 }
 
 type kvGetIn struct {
-	Namespace string `json:"namespace" jsonschema:"namespace id or title"`
+	Namespace string `json:"namespace" jsonschema:"id or title"`
 	Key       string `json:"key" jsonschema:"the key"`
 	Encoding  string `json:"encoding,omitempty" jsonschema:"auto: text if UTF-8, else base64; json: parsed" schema:"enum=auto|text|base64|json,default=auto"`
-	SaveTo    string `json:"save_to,omitempty" jsonschema:"write the value to this file (in an allowed directory) instead of returning it"`
+	SaveTo    string `json:"save_to,omitempty" jsonschema:"file to write the value to instead (in an allowed directory)"`
 	Overwrite bool   `json:"overwrite,omitempty" jsonschema:"with save_to: replace an existing file (else already_exists)"`
 }
 
@@ -197,13 +197,13 @@ func (k kvTools) get(ctx context.Context, in kvGetIn) (kvGetOut, error) {
 }
 
 type kvPutIn struct {
-	Namespace     string          `json:"namespace" jsonschema:"namespace id or title"`
+	Namespace     string          `json:"namespace" jsonschema:"id or title"`
 	Key           string          `json:"key" jsonschema:"1..512 bytes, not . or .."`
 	Value         *string         `json:"value,omitempty" jsonschema:"the value as text"`
 	ValueBase64   string          `json:"value_base64,omitempty" jsonschema:"the value as base64 (binary)"`
-	FilePath      string          `json:"file_path,omitempty" jsonschema:"read the value from this file (in an allowed directory), streamed"`
+	FilePath      string          `json:"file_path,omitempty" jsonschema:"file to read the value from (in an allowed directory)"`
 	ExpirationTTL int64           `json:"expiration_ttl,omitempty" jsonschema:"seconds until the key expires" schema:"minimum=60"`
-	Expiration    int64           `json:"expiration,omitempty" jsonschema:"Unix seconds when the key expires, at least 60 s from now"`
+	Expiration    int64           `json:"expiration,omitempty" jsonschema:"when the key expires, in Unix seconds, at least 60 s ahead"`
 	Metadata      json.RawMessage `json:"metadata,omitempty" jsonschema:"JSON stored with the key, at most 1024 bytes"`
 }
 
@@ -258,7 +258,7 @@ func countSet(set ...bool) int {
 }
 
 type kvKeyIn struct {
-	Namespace string `json:"namespace" jsonschema:"namespace id or title"`
+	Namespace string `json:"namespace" jsonschema:"id or title"`
 	Key       string `json:"key" jsonschema:"the key"`
 }
 
@@ -279,7 +279,7 @@ func (k kvTools) delete(ctx context.Context, in kvKeyIn) (kvDeleteOut, error) {
 }
 
 type kvListIn struct {
-	Namespace string `json:"namespace" jsonschema:"namespace id or title"`
+	Namespace string `json:"namespace" jsonschema:"id or title"`
 	Prefix    string `json:"prefix,omitempty" jsonschema:"only keys starting with this"`
 	Cursor    string `json:"cursor,omitempty" jsonschema:"from the previous page"`
 	Limit     int    `json:"limit,omitempty" jsonschema:"per page" schema:"minimum=10,maximum=1000,default=100"`
@@ -317,12 +317,12 @@ type bulkEntryIn struct {
 	Value         string          `json:"value" jsonschema:"text, or base64 if base64 is true"`
 	Base64        bool            `json:"base64,omitempty" jsonschema:"value is base64"`
 	ExpirationTTL int64           `json:"expiration_ttl,omitempty" jsonschema:"seconds until it expires" schema:"minimum=60"`
-	Expiration    int64           `json:"expiration,omitempty" jsonschema:"Unix seconds when it expires, at least 60 s from now"`
+	Expiration    int64           `json:"expiration,omitempty" jsonschema:"when it expires, in Unix seconds, at least 60 s ahead"`
 	Metadata      json.RawMessage `json:"metadata,omitempty" jsonschema:"JSON, at most 1024 bytes"`
 }
 
 type bulkPutIn struct {
-	Namespace string        `json:"namespace" jsonschema:"namespace id or title"`
+	Namespace string        `json:"namespace" jsonschema:"id or title"`
 	Entries   []bulkEntryIn `json:"entries" jsonschema:"at most 100 MB in all" schema:"minItems=1,maxItems=10000"`
 }
 
@@ -355,7 +355,7 @@ func (k kvTools) bulkPut(ctx context.Context, in bulkPutIn) (bulkPutOut, error) 
 }
 
 type bulkGetIn struct {
-	Namespace string   `json:"namespace" jsonschema:"namespace id or title"`
+	Namespace string   `json:"namespace" jsonschema:"id or title"`
 	Keys      []string `json:"keys" jsonschema:"keys to read" schema:"minItems=1,maxItems=100"`
 }
 
@@ -397,7 +397,7 @@ func (k kvTools) bulkGet(ctx context.Context, in bulkGetIn) (bulkGetOut, error) 
 }
 
 type bulkDeleteIn struct {
-	Namespace string   `json:"namespace" jsonschema:"namespace id or title"`
+	Namespace string   `json:"namespace" jsonschema:"id or title"`
 	Keys      []string `json:"keys" jsonschema:"keys to delete" schema:"minItems=1,maxItems=10000"`
 }
 
@@ -444,27 +444,27 @@ func (k kvTools) declare() ([]Tool, []error) {
 	g := newGroup(ToolsetKV, k.Deps)
 	add(g, Spec[listNamespacesIn, listNamespacesOut]{
 		Name: "list_kv_namespaces", Title: "List KV namespaces", Hints: readHints, Handle: k.listNamespaces,
-		Description: "List KV namespaces (id, title), a page at a time. Pass an id or title as namespace to the kv_* tools.",
+		Description: "List KV namespaces (id, title). Pass either as namespace to the kv_* tools.",
 	})
 	add(g, Spec[createNamespaceIn, createNamespaceOut]{
 		Name: "create_kv_namespace", Title: "Create a KV namespace", Hints: createHints, Handle: k.createNamespace,
-		Description: "Create a KV namespace; returns its id and a wrangler.toml block that binds it to a Worker.",
+		Description: "Create a KV namespace; returns its id and a wrangler.toml binding for a Worker.",
 	})
 	add(g, Spec[renameNamespaceIn, namespaceOut]{
 		Name: "rename_kv_namespace", Title: "Rename a KV namespace", Hints: updateHints, Handle: k.renameNamespace,
-		Description: "Change a KV namespace's title; its id, keys and bindings stay.",
+		Description: "Rename a KV namespace; its id, keys and bindings stay.",
 	})
 	add(g, Spec[deleteNamespaceIn, deleteNamespaceOut]{
 		Name: "delete_kv_namespace", Title: "Delete a KV namespace", Hints: replaceHints, Handle: k.deleteNamespace,
-		Description: "Delete a KV namespace and all its keys, for good. Ask the user first (a client with elicitation asks them itself).",
+		Description: "Delete a KV namespace and all its keys, for good. Ask the user first (with elicitation the server asks).",
 	})
 	add(g, Spec[kvGetIn, kvGetOut]{
 		Name: "kv_get", Title: "Read a KV value", Hints: readHints, Handle: k.get,
-		Description: fmt.Sprintf("Read a key's value, metadata and expiration; a missing key gives found:false. Values over %s need save_to.", sizeText(k.MaxInlineBytes)),
+		Description: fmt.Sprintf("Read a key's value, metadata and expiration; found:false if missing. Values over %s need save_to.", sizeText(k.MaxInlineBytes)),
 	})
 	add(g, Spec[kvPutIn, kvPutOut]{
 		Name: "kv_put", Title: "Write a KV value", Hints: replaceHints, Handle: k.put,
-		Description: "Write a value (at most 25 MiB) under a key, replacing any. Give exactly one of value, value_base64 or file_path. Other locations may see the old value for up to 60 s.",
+		Description: "Write a value (at most 25 MiB) under a key, replacing any: exactly one of value, value_base64 or file_path. Other locations may read the old value for up to 60 s.",
 	})
 	add(g, Spec[kvKeyIn, kvDeleteOut]{
 		Name: "kv_delete", Title: "Delete a KV key", Hints: replaceHints, Handle: k.delete,
@@ -472,7 +472,7 @@ func (k kvTools) declare() ([]Tool, []error) {
 	})
 	add(g, Spec[kvListIn, kvListOut]{
 		Name: "kv_list", Title: "List KV keys", Hints: readHints, Handle: k.list,
-		Description: "List keys in byte order with expiration and metadata, a page at a time. For values use kv_get or kv_bulk_get.",
+		Description: "List keys in byte order with expiration and metadata; values: kv_get, kv_bulk_get.",
 	})
 	add(g, Spec[bulkPutIn, bulkPutOut]{
 		Name: "kv_bulk_put", Title: "Write many KV values", Hints: replaceHints, Handle: k.bulkPut,
@@ -480,11 +480,11 @@ func (k kvTools) declare() ([]Tool, []error) {
 	})
 	add(g, Spec[bulkGetIn, bulkGetOut]{
 		Name: "kv_bulk_get", Title: "Read many KV values", Hints: readHints, Handle: k.bulkGet,
-		Description: fmt.Sprintf("Read many keys in one call: one entry per key, in order, found:false if missing; text if UTF-8, else base64. Together at most %s: read a larger value with kv_get and save_to.", sizeText(k.MaxInlineBytes)),
+		Description: fmt.Sprintf("Read many keys: one entry per key, in order, found:false if missing; text if UTF-8, else base64. At most %s in all; larger: kv_get with save_to.", sizeText(k.MaxInlineBytes)),
 	})
 	add(g, Spec[bulkDeleteIn, bulkDeleteOut]{
 		Name: "kv_bulk_delete", Title: "Delete many KV keys", Hints: replaceHints, Handle: k.bulkDelete,
-		Description: "Delete many keys in one call; absent keys count as deleted. Over one key, a client with elicitation asks the user.",
+		Description: "Delete many keys; absent keys count as deleted. Over one key, a client with elicitation asks the user.",
 	})
 	return g.done()
 }

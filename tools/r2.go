@@ -55,7 +55,7 @@ type createBucketIn struct {
 	Name         string `json:"name" jsonschema:"3..63 of a-z, 0-9 and -, starting and ending with a letter or digit"`
 	LocationHint string `json:"location_hint,omitempty" jsonschema:"where to place the data" schema:"enum=apac|eeur|enam|weur|wnam|oc"`
 	StorageClass string `json:"storage_class,omitempty" jsonschema:"default for new objects" schema:"enum=Standard|InfrequentAccess"`
-	Jurisdiction string `json:"jurisdiction,omitempty" jsonschema:"data residency; omit for the one this server works in" schema:"enum=default|eu|fedramp"`
+	Jurisdiction string `json:"jurisdiction,omitempty" jsonschema:"data residency; default: this server's" schema:"enum=default|eu|fedramp"`
 }
 
 type createBucketOut struct {
@@ -214,7 +214,7 @@ type downloadIn struct {
 	Bucket     string `json:"bucket" jsonschema:"bucket name"`
 	Key        string `json:"key" jsonschema:"object key"`
 	Encoding   string `json:"encoding,omitempty" jsonschema:"auto: text, image or base64 by type" schema:"enum=auto|text|base64,default=auto"`
-	SaveTo     string `json:"save_to,omitempty" jsonschema:"stream the object to this file (in an allowed directory) instead of returning it"`
+	SaveTo     string `json:"save_to,omitempty" jsonschema:"file to stream the object to instead (in an allowed directory)"`
 	Overwrite  bool   `json:"overwrite,omitempty" jsonschema:"with save_to: replace an existing file (else already_exists)"`
 	RangeStart *int64 `json:"range_start,omitempty" jsonschema:"first byte, 0-based" schema:"minimum=0"`
 	RangeEnd   *int64 `json:"range_end,omitempty" jsonschema:"last byte, inclusive" schema:"minimum=0"`
@@ -444,23 +444,23 @@ func (r r2Tools) declare() ([]Tool, []error) {
 	g := newGroup(ToolsetR2, r.Deps)
 	add(g, Spec[listBucketsIn, listBucketsOut]{
 		Name: "list_r2_buckets", Title: "List R2 buckets", Hints: readHints, Handle: r.listBuckets,
-		Description: "List R2 buckets with creation date, location and storage class, a page at a time.",
+		Description: "List R2 buckets (creation date, location, storage class).",
 	})
 	add(g, Spec[createBucketIn, createBucketOut]{
 		Name: "create_r2_bucket", Title: "Create an R2 bucket", Hints: createHints, Handle: r.createBucket,
-		Description: "Create an R2 bucket; returns a wrangler.toml block that binds it to a Worker.",
+		Description: "Create an R2 bucket; returns a wrangler.toml binding for a Worker.",
 	})
 	add(g, Spec[deleteBucketIn, deleteBucketOut]{
 		Name: "delete_r2_bucket", Title: "Delete an R2 bucket", Hints: replaceHints, Handle: r.deleteBucket,
-		Description: "Delete an empty R2 bucket (else conflict: empty it with r2_list and r2_delete). Ask the user first (a client with elicitation asks them itself).",
+		Description: "Delete an empty R2 bucket (else conflict: empty it with r2_list and r2_delete). Ask the user first (with elicitation the server asks).",
 	})
 	add(g, Spec[r2ListIn, r2ListOut]{
 		Name: "r2_list", Title: "List objects in a bucket", Hints: readHints, Handle: r.list,
-		Description: "List a bucket like a folder: objects (key, size, ETag, upload time, type) in key order and sub-folders (prefixes; pass one as prefix), a page at a time.",
+		Description: "List a bucket like a folder: objects (key, size, ETag, upload time, type) in key order, and sub-folders as prefixes.",
 	})
 	add(g, Spec[uploadIn, uploadOut]{
 		Name: "r2_upload", Title: "Upload an object", Hints: replaceHints, Handle: r.upload,
-		Description: "Store an object, replacing any at that key. Give exactly one of content, content_base64 or file_path (best for large files; reports progress).",
+		Description: "Store an object, replacing any at that key: exactly one of content, content_base64 or file_path (best for large files; reports progress).",
 	})
 	add(g, Spec[downloadIn, downloadOut]{
 		Name: "r2_download", Title: "Download an object", Hints: readHints, Handle: r.download,
@@ -468,11 +468,11 @@ func (r r2Tools) declare() ([]Tool, []error) {
 	})
 	add(g, Spec[objectKeyIn, headOut]{
 		Name: "r2_head", Title: "Describe an object", Hints: readHints, Handle: r.head,
-		Description: "Get an object's size, ETag, upload time and metadata without its bytes; found:false if missing.",
+		Description: "An object's size, ETag, upload time and metadata, without its bytes; found:false if missing.",
 	})
 	add(g, Spec[r2DeleteIn, r2DeleteOut]{
 		Name: "r2_delete", Title: "Delete objects", Hints: replaceHints, Handle: r.delete,
-		Description: "Delete objects by key, for good; absent keys count as deleted. Ask the user before deleting data they did not name (over one key, a client with elicitation asks them).",
+		Description: "Delete objects by key, for good; absent keys count as deleted. Ask the user before deleting what they did not name (over one key, with elicitation the server asks).",
 	})
 	add(g, Spec[copyIn, copyOut]{
 		Name: "r2_copy", Title: "Copy an object", Hints: replaceHints, Handle: r.copy,
@@ -480,7 +480,7 @@ func (r r2Tools) declare() ([]Tool, []error) {
 	})
 	add(g, Spec[presignIn, presignOut]{
 		Name: "r2_presign", Title: "Make a presigned URL", Hints: createHints, Handle: r.presign,
-		Description: "Make a URL that lets anyone GET or PUT one object, without credentials, until it expires. Cloudflare backend only.",
+		Description: "A URL that lets anyone GET or PUT one object, without credentials, until it expires. Cloudflare backend only.",
 	})
 	return g.done()
 }

@@ -103,7 +103,7 @@ func define[In, Out any](toolset string, s Spec[In, Out], log *slog.Logger) (Too
 	}
 	def := mcp.NewTool(s.Name,
 		mcp.WithDescription(s.Description),
-		mcp.WithRawInputSchema(rawIn),
+		mcp.WithRawInputSchema(published(rawIn)),
 		mcp.WithRawOutputSchema(rawOut),
 		mcp.WithToolAnnotation(mcp.ToolAnnotation{
 			Title:           s.Title,
@@ -132,6 +132,18 @@ type lazySchema struct {
 func (l *lazySchema) get() (*validator.Schema, error) {
 	l.once.Do(func() { l.compiled, l.err = compile(l.name, l.raw) })
 	return l.compiled, l.err
+}
+
+// published is the input schema as tools/list sends it: the one the
+// arguments are checked against, less its "additionalProperties": false.
+// That keyword is a twentieth of what a model reads of the tool list, and
+// says nothing a model acts on, while the check still refuses an unknown
+// argument by name (argerrors.go) and lists the ones the tool takes.
+// The generated schemas are compact encoding/json output, in which a
+// quote inside a string is always escaped: the bytes below occur only as
+// the keyword.
+func published(rawIn []byte) []byte {
+	return bytes.ReplaceAll(rawIn, []byte(`,"additionalProperties":false`), nil)
 }
 
 // call is the run-time side of one tool.
