@@ -41,16 +41,9 @@ type AtomicFile struct {
 	link      func(oldname, newname string) error
 	done      bool // Commit or Abort was called
 	committed bool
-	// written is the bytes written so far; flushed, the prefix already
-	// handed to the disk (see Write). writeback holds a token while a
-	// writeback runs, in a goroutine of its own.
-	written, flushed int64
-	writeback        chan struct{}
+	// w writes f, starting the writeback of each chunk as it goes.
+	w *durable.Writer
 }
-
-// writebackChunk is how much Write lets pile up in the page cache before it
-// asks the kernel to start writing it out.
-const writebackChunk = 8 << 20
 
 // ErrExists is matched (with errors.Is) by the error of Create and Commit
 // when the destination exists and overwrite is false. It is fs.ErrExist.
@@ -97,7 +90,7 @@ func openAtomic(root *os.Root, rel, path string, overwrite bool) (*AtomicFile, e
 		_ = f.Chmod(fi.Mode().Perm()) // best effort: some file systems refuse
 	}
 	return &AtomicFile{f: f, root: root, rel: rel, tmp: tmp, path: path, overwrite: overwrite, link: root.Link,
-		writeback: make(chan struct{}, 1)}, nil
+		w: durable.NewWriter(f)}, nil
 }
 
 // existsError refuses to replace path; it matches ErrExists.
@@ -121,31 +114,14 @@ func shorten(s string, n int) string {
 func (a *AtomicFile) Path() string { return a.path }
 
 // Write writes to the temporary file. After Commit or Abort it returns
-// os.ErrClosed. Every writebackChunk bytes it starts their writeback
-// (durable.StartWriteback) in a goroutine, so that the disk works while the
-// data is still arriving, rather than all of it in Commit's fsync, and a
-// busy disk does not hold up the writes: that overlap is what puts save_to
-// at or below a plain copy followed by one fsync. While one writeback runs,
-// the next chunks wait for the one after it.
+// os.ErrClosed. It starts the writeback of the data as it arrives
+// (durable.Writer): that overlap is what puts save_to at or below a plain
+// copy followed by one fsync.
 func (a *AtomicFile) Write(p []byte) (int, error) {
 	if a.done {
 		return 0, fmt.Errorf("write %s: %w", quote(a.path), os.ErrClosed)
 	}
-	n, err := a.f.Write(p)
-	a.written += int64(n)
-	if a.written-a.flushed >= writebackChunk {
-		select {
-		case a.writeback <- struct{}{}:
-			off, size := a.flushed, a.written-a.flushed
-			a.flushed = a.written
-			go func() {
-				defer func() { <-a.writeback }()
-				durable.StartWriteback(a.f, off, size)
-			}()
-		default:
-		}
-	}
-	return n, err
+	return a.w.Write(p)
 }
 
 // copyBuffer is the chunk ReadFrom copies in.
@@ -175,12 +151,6 @@ func (a *AtomicFile) ReadFrom(r io.Reader) (int64, error) {
 	}
 }
 
-// waitWriteback waits for the writeback that Write started, if it runs.
-func (a *AtomicFile) waitWriteback() {
-	a.writeback <- struct{}{}
-	<-a.writeback
-}
-
 // Commit makes the written data durable and visible at the destination:
 // fsync the temporary file, close it, move it to the destination, then fsync
 // the directory so the move itself survives a crash. With overwrite the move
@@ -195,7 +165,7 @@ func (a *AtomicFile) Commit() error {
 	}
 	a.done = true
 	defer a.root.Close()
-	a.waitWriteback()
+	a.w.Wait()
 	if err := a.f.Sync(); err != nil {
 		_ = a.f.Close()
 		_ = a.root.Remove(a.tmp)
@@ -265,7 +235,7 @@ func (a *AtomicFile) Abort() error {
 	}
 	a.done = true
 	defer a.root.Close()
-	a.waitWriteback()
+	a.w.Wait()
 	cerr := a.f.Close()
 	rerr := a.root.Remove(a.tmp)
 	if err := errors.Join(cerr, rerr); err != nil {

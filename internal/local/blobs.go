@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mcp-cfstorage/mcp-cfstorage/internal/durable"
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/storage"
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/upload"
 )
@@ -92,7 +93,9 @@ func (s *store) receive(ctx context.Context, field string, r io.Reader, size int
 			os.Remove(f.Name())
 		}
 	}()
-	if err := upload.Copy(ctx, f, r, body); err != nil {
+	w := durable.NewWriter(f) // the disk writes while the bytes arrive
+	defer w.Wait()            // before f is closed, on every path
+	if err := upload.Copy(ctx, w, r, body); err != nil {
 		var se *storage.Error
 		var we *upload.WriteError
 		switch {
@@ -105,6 +108,7 @@ func (s *store) receive(ctx context.Context, field string, r io.Reader, size int
 		}
 		return "", "", fmt.Errorf("local: reading the %s: %w", field, err)
 	}
+	w.Wait()
 	if err := f.Sync(); err != nil {
 		return "", "", fsErr(ctx, "syncing an upload", err)
 	}

@@ -105,7 +105,9 @@ func (s *Store) writeBlob(ctx context.Context, dir string, r io.Reader, w blobWr
 			os.Remove(f.Name())
 		}
 	}()
-	if err := upload.Copy(ctx, f, r, body); err != nil {
+	dw := durable.NewWriter(f) // the disk writes while the bytes arrive
+	defer dw.Wait()            // before f is closed, on every path
+	if err := upload.Copy(ctx, dw, r, body); err != nil {
 		var we *upload.WriteError
 		switch {
 		case isStorageErr(err):
@@ -117,6 +119,7 @@ func (s *Store) writeBlob(ctx context.Context, dir string, r io.Reader, w blobWr
 		}
 		return "", "", fmt.Errorf("wrangler state: reading the %s: %w", w.field, err)
 	}
+	dw.Wait()
 	if !w.deferSync {
 		if err := f.Sync(); err != nil {
 			return "", "", fsErr(ctx, "syncing a blob", err)
