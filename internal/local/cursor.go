@@ -1,8 +1,6 @@
 package local
 
 import (
-	"bytes"
-
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/storage"
 )
 
@@ -34,19 +32,4 @@ func (c cursor) encode() string { return storage.EncodeCursor(c) }
 // decodeCursor reads s, issued by a listing of kind; "" is the start.
 func decodeCursor(s, kind string) (cursor, error) {
 	return storage.DecodeCursor(s, func(c cursor) bool { return c.Kind == kind })
-}
-
-// prefixEnd returns the least byte string above every string that starts
-// with p, or nil when there is none (p is empty or all 0xff). Listings scan
-// key >= p AND key < prefixEnd(p) on the index instead of LIKE, which would
-// read '%' and '_' in a key as wildcards and cannot use a BLOB index.
-func prefixEnd(p []byte) []byte {
-	end := bytes.Clone(p)
-	for i := len(end) - 1; i >= 0; i-- {
-		if end[i] < 0xff {
-			end[i]++
-			return end[:i+1]
-		}
-	}
-	return nil
 }

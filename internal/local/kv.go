@@ -784,7 +784,7 @@ func prefix[T string | []byte](w *where, col string, p T) {
 		return
 	}
 	w.add(col+" >= ?", p)
-	if end := prefixEnd([]byte(p)); end != nil {
+	if end, ok := storage.PrefixEnd([]byte(p)); ok {
 		w.add(col+" < ?", T(end))
 	}
 }

@@ -588,8 +588,8 @@ func (l *objectLister) batch(ctx context.Context, tx querier, want int) (done bo
 			if i := bytes.Index(key[len(l.prefix):], l.delim); i >= 0 {
 				common := key[:len(l.prefix)+i+len(l.delim)]
 				l.page.Prefixes = append(l.page.Prefixes, string(common))
-				end := prefixEnd(common)
-				if end == nil {
+				end, ok := storage.PrefixEnd(common)
+				if !ok {
 					// Nothing can sort after common: the listing is over.
 					return true, nil
 				}

@@ -277,18 +277,3 @@ func (c cursor) encode() string { return storage.EncodeCursor(c) }
 func decodeCursor(s, kind string) (cursor, error) {
 	return storage.DecodeCursor(s, func(c cursor) bool { return c.Kind == kind })
 }
-
-// prefixEnd is the least string above every string starting with p, or ""
-// when there is none. Listings scan key >= p AND key < prefixEnd(p): keys
-// are TEXT compared byte by byte (BINARY collation), so the bound must be
-// bound as TEXT too, even when it is not valid UTF-8.
-func prefixEnd(p string) string {
-	b := []byte(p)
-	for i := len(b) - 1; i >= 0; i-- {
-		if b[i] < 0xff {
-			b[i]++
-			return string(b[:i+1])
-		}
-	}
-	return ""
-}

@@ -522,7 +522,7 @@ func (w *where) prefix(col, p string) {
 		return
 	}
 	w.add(col+" >= ?", p)
-	if end := prefixEnd(p); end != "" {
+	if end, ok := storage.PrefixEnd(p); ok {
 		w.add(col+" < ?", end)
 	}
 }

@@ -610,9 +610,9 @@ func (r *r2Store) ListObjects(ctx context.Context, bucket string, opts storage.O
 			rest := strings.TrimPrefix(o.info.Key, opts.Prefix)
 			if i := strings.Index(rest, opts.Delimiter); opts.Delimiter != "" && i >= 0 {
 				p := o.info.Key[:len(opts.Prefix)+i+len(opts.Delimiter)]
-				end := prefixEnd(p)
+				end, ok := storage.PrefixEnd(p)
 				entries = append(entries, entry{prefix: p, resume: cursor{Kind: "o", Key: []byte(end), Incl: true}})
-				if end == "" {
+				if !ok {
 					done = true
 				} else {
 					from, done = cursor{Key: []byte(end), Incl: true}, false
