@@ -159,3 +159,17 @@ func TestDescriptionsStateConfiguredLimits(t *testing.T) {
 		}
 	}
 }
+
+// The input schemas a model reads leave out "additionalProperties": false
+// (tools.published), which the schemas the arguments are checked against
+// keep: an unknown argument is still refused (TestSchemaRefusalsSaySomethingToChange's "unknown
+// argument" for every tool; TestBadArgumentsRefused' "unknown field in a bulk entry").
+func TestPublishedInputSchemasAreLean(t *testing.T) {
+	for name, tool := range wireTools(t) {
+		walkSchema("inputSchema", tool["inputSchema"], func(path string, n schemaNode, _ json.RawMessage) {
+			if string(n["additionalProperties"]) == "false" {
+				t.Errorf("%s: %s states additionalProperties: false", name, path)
+			}
+		})
+	}
+}
