@@ -1,0 +1,88 @@
+package mcpserver
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log"
+	"strings"
+	"testing"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+)
+
+// A tools/list request is answered by listDiverter and never reaches
+// mcp-go's transport; every other line does, whole, however long; the
+// answer is json.Marshal's, for tools appendTool writes itself (with what
+// encoding/json escapes in their texts) and for those it leaves to
+// json.Marshal (a title, icons, _meta, a structured schema).
+func TestListDiverter(t *testing.T) {
+	srv := server.NewMCPServer("t", "1", server.WithToolCapabilities(false))
+	raw := func(v any) json.RawMessage {
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	schema := raw(map[string]any{"type": "object", "properties": map[string]any{
+		"q": map[string]any{"type": "string", "description": "a <b> & \u2028 \"quoted\" é"}}})
+	ro := true
+	plain := mcp.Tool{Name: "plain", Description: "uses <html> & \u2029 \x01 and \xff", RawInputSchema: schema, RawOutputSchema: schema,
+		Annotations: mcp.ToolAnnotation{Title: "Plain & <simple>", ReadOnlyHint: &ro}}
+	titled := plain
+	titled.Name, titled.Title = "titled", "A title"
+	iconic := plain
+	iconic.Name, iconic.Icons = "iconic", []mcp.Icon{{Src: "https://example.com/i.png"}}
+	structured := mcp.NewTool("structured", mcp.WithDescription("d"), mcp.WithString("s"))
+	undescribed := plain
+	undescribed.Name, undescribed.Description = "undescribed", ""
+	for _, tool := range []mcp.Tool{plain, titled, iconic, structured, undescribed} {
+		srv.AddTool(tool, func(context.Context, mcp.CallToolRequest) (*mcp.CallToolResult, error) { return nil, nil })
+	}
+
+	list := `{"jsonrpc":"2.0","id":7,"method":"tools/list"}` + "\n"
+	long := `{"jsonrpc":"2.0","id":8,"method":"ping","params":{"_meta":{"x":"` + strings.Repeat("tools/list", 20) + `"}}}` + "\n"
+	others := []string{
+		`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}` + "\n",
+		`{"jsonrpc":"2.0","method":"tools/list"}` + "\n", // a notification, left to mcp-go
+		`{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"tools/list"}}` + "\n",
+		long,                            // longer than the buffer: passed on as it comes
+		strings.Repeat(" ", 128) + list, // a tools/list too, but too long to look at whole: its tail, a whole request, is not one
+		`{"jsonrpc":"2.0","id":9,"result":{"method":"tools/list"}}` + "\n",
+		`not json tools/list` + "\n",
+		`{"jsonrpc":"2.0","id":10,"method":"ping"}`, // the last line, without its newline
+	}
+	input := others[0] + list + strings.Join(others[1:], "")
+	var out bytes.Buffer
+	d := &listDiverter{in: bufio.NewReaderSize(strings.NewReader(input), 64), srv: srv, out: &out, errLog: log.New(io.Discard, "", 0)}
+	ctx := context.Background()
+	d.ctx.Store(&ctx)
+	passed, err := io.ReadAll(iotestOneByte{d})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.answering.Wait()
+	if want := strings.Join(others, ""); string(passed) != want {
+		t.Errorf("mcp-go got\n%q\nwant\n%q", passed, want)
+	}
+	want, err := json.Marshal(srv.HandleMessage(ctx, json.RawMessage(strings.TrimSpace(list))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := out.String(); got != string(want)+"\n" {
+		t.Errorf("answer\n%s\nwant json.Marshal's\n%s", got, want)
+	}
+	if !strings.Contains(out.String(), `"name":"undescribed"`) {
+		t.Errorf("answer lacks a tool: %s", out.String())
+	}
+}
+
+// iotestOneByte reads at most a few bytes at a time, as a reader with a
+// small buffer would, so that a line is handed on in pieces.
+type iotestOneByte struct{ r io.Reader }
+
+func (o iotestOneByte) Read(p []byte) (int, error) { return o.r.Read(p[:min(len(p), 5)]) }
