@@ -183,3 +183,27 @@ func (s *stdioConn) close(t *testing.T) {
 		t.Error("the transport did not end with its input")
 	}
 }
+
+// A tools/list whose handling panics (here a tool filter) gets the answer
+// mcp-go's transport gives, an internal error, and the server goes on.
+func TestServeStdioRecoversAsMCPGo(t *testing.T) {
+	converse := func(serve stdioTransport) []string {
+		srv := server.NewMCPServer("t", "1", server.WithToolFilter(func(context.Context, []mcp.Tool) []mcp.Tool { panic("filter") }))
+		srv.AddTool(mcp.NewTool("a"), func(context.Context, mcp.CallToolRequest) (*mcp.CallToolResult, error) { return nil, nil })
+		s := startStdio(t, srv, serve)
+		defer s.close(t)
+		return []string{
+			s.ask(t, 1, `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`),
+			s.ask(t, 2, `{"jsonrpc":"2.0","id":2,"method":"ping"}`),
+		}
+	}
+	want, got := converse(viaMCPGo), converse(viaServeStdio)
+	if !strings.Contains(want[0], `"internal panic: filter"`) {
+		t.Fatalf("mcp-go's answer is not the one expected: %s", want[0])
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("answer %d:\n got %s\nwant %s", i, got[i], want[i])
+		}
+	}
+}
