@@ -32,8 +32,10 @@ func ServeStdio(ctx context.Context, srv *server.MCPServer, stdin io.Reader, std
 		in.ctx.Store(&ctx) // the session's context, as mcp-go hands it to every request
 		return ctx
 	})
+	ctx, cancelRequests := context.WithCancel(ctx)
 	err := stdio.Listen(ctx, in, out)
-	in.answering.Wait() // as Listen waits for its own requests
+	cancelRequests() // as Listen ends its own requests once the input ends, and waits for them
+	in.answering.Wait()
 	return err
 }
 
@@ -170,7 +172,7 @@ func listAnswer(msg mcp.JSONRPCMessage) ([]byte, error) {
 	}
 	size := len(head) + len("\n") // one allocation: a 30 KiB answer grown by append is copied over and over
 	for _, t := range tools {
-		size += len(`{"annotations":{},"description":"","inputSchema":,"name":"","outputSchema":},`) + 200 +
+		size += len(`{"annotations":{},"description":"","inputSchema":,"name":"","outputSchema":},`) + 200 + // 200: the annotations, escapes
 			len(t.Description) + len(t.RawInputSchema) + len(t.Name) + len(t.RawOutputSchema)
 	}
 	buf := append(make([]byte, 0, size), head[:len(head)-len(`]}}`)]...)
@@ -189,9 +191,9 @@ func listAnswer(msg mcp.JSONRPCMessage) ([]byte, error) {
 // then compacted): the keys of its map in order, the raw schemas as they
 // are. That is exact because the raw schemas are json.Marshal's own output
 // (tools.generatedOr: generated or derived by it), which compacting leaves
-// as it is; TestListAnswerIsMarshal holds every tool to it. A tool with
-// anything more (a title, icons, _meta, a structured schema) is left to
-// json.Marshal.
+// as it is; TestServeStdioAnswersAsMCPGo holds every tool to it. A tool
+// with anything more (a title, icons, _meta, a structured schema) is left
+// to json.Marshal.
 func appendTool(buf []byte, t mcp.Tool) ([]byte, error) {
 	if t.Title != "" || t.Meta != nil || t.Icons != nil || t.Execution != nil || t.DeferLoading ||
 		len(t.RawInputSchema) == 0 || t.InputSchema.Type != "" || len(t.RawOutputSchema) == 0 || t.OutputSchema.Type != "" {
