@@ -173,7 +173,7 @@ func listAnswer(msg mcp.JSONRPCMessage) ([]byte, error) {
 	size := len(head) + len("\n") // one allocation: a 30 KiB answer grown by append is copied over and over
 	for _, t := range tools {
 		size += len(`{"annotations":{},"description":"","inputSchema":,"name":"","outputSchema":},`) + 200 + // 200: the annotations, escapes
-			len(t.Description) + len(t.RawInputSchema) + len(t.Name) + len(t.RawOutputSchema)
+			len(t.Description) + len(t.RawInputSchema) + len(t.Name) + len(t.RawOutputSchema) + len(t.Title)
 	}
 	buf := append(make([]byte, 0, size), head[:len(head)-len(`]}}`)]...)
 	for i, t := range tools {
@@ -192,10 +192,10 @@ func listAnswer(msg mcp.JSONRPCMessage) ([]byte, error) {
 // are. That is exact because the raw schemas are json.Marshal's own output
 // (tools.generatedOr: generated or derived by it), which compacting leaves
 // as it is; TestServeStdioAnswersAsMCPGo holds every tool to it. A tool
-// with anything more (a title, icons, _meta, a structured schema) is left
-// to json.Marshal.
+// with anything more (icons, _meta, a structured schema) is left to
+// json.Marshal.
 func appendTool(buf []byte, t mcp.Tool) ([]byte, error) {
-	if t.Title != "" || t.Meta != nil || t.Icons != nil || t.Execution != nil || t.DeferLoading ||
+	if t.Meta != nil || t.Icons != nil || t.Execution != nil || t.DeferLoading ||
 		len(t.RawInputSchema) == 0 || t.InputSchema.Type != "" || len(t.RawOutputSchema) == 0 || t.OutputSchema.Type != "" {
 		b, err := json.Marshal(t)
 		return append(buf, b...), err
@@ -220,6 +220,12 @@ func appendTool(buf []byte, t mcp.Tool) ([]byte, error) {
 	}
 	buf = append(buf, `,"outputSchema":`...)
 	buf = append(buf, t.RawOutputSchema...)
+	if t.Title != "" {
+		buf = append(buf, `,"title":`...)
+		if buf, err = appendString(buf, t.Title); err != nil {
+			return nil, err
+		}
+	}
 	return append(buf, '}'), nil
 }
 

@@ -21,8 +21,8 @@ import (
 // A tools/list request is answered by listDiverter and never reaches
 // mcp-go's transport; every other line does, whole, however long; the
 // answer is json.Marshal's, for tools appendTool writes itself (with what
-// encoding/json escapes in their texts) and for those it leaves to
-// json.Marshal (a title, icons, _meta, a structured schema).
+// encoding/json escapes in their texts, with or without a title) and for
+// those it leaves to json.Marshal (icons, a structured schema).
 func TestListDiverter(t *testing.T) {
 	srv := server.NewMCPServer("t", "1", server.WithToolCapabilities(false))
 	raw := func(v any) json.RawMessage {
@@ -38,7 +38,7 @@ func TestListDiverter(t *testing.T) {
 	plain := mcp.Tool{Name: "plain", Description: "uses <html> & \u2029 \x01 and \xff", RawInputSchema: schema, RawOutputSchema: schema,
 		Annotations: mcp.ToolAnnotation{Title: "Plain & <simple>", ReadOnlyHint: &ro}}
 	titled := plain
-	titled.Name, titled.Title = "titled", "A title"
+	titled.Name, titled.Title = "titled", "A <title>"
 	iconic := plain
 	iconic.Name, iconic.Icons = "iconic", []mcp.Icon{{Src: "https://example.com/i.png"}}
 	structured := mcp.NewTool("structured", mcp.WithDescription("d"), mcp.WithString("s"))
