@@ -190,7 +190,8 @@ func deriveSchemas[In, Out any]() (in, out []byte, err error) {
 // generatedOr returns the schemas of tool name as generated into
 // schemas_gen.go, or derives them when there are none yet. Deriving every
 // tool's schemas by reflection was a third of the start-up time; a test
-// keeps the generated ones equal to what derive gives.
+// keeps the generated ones equal to what derive gives. Both are
+// json.Marshal's output, which mcpserver's answer to tools/list relies on.
 func generatedOr(name string, derive func() ([]byte, []byte, error)) (in, out []byte, err error) {
 	if g, ok := generatedSchemas[name]; ok {
 		return []byte(g.in), []byte(g.out), nil

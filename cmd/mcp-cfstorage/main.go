@@ -110,10 +110,8 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, stdin io
 	if cfg.Transport == config.TransportHTTP {
 		return serveHTTP(ctx, cfg, srv, logger)
 	}
-	stdio := server.NewStdioServer(srv)
-	stdio.SetErrorLogger(log.New(slogWriter{logger}, "", 0))
 	logger.Info("serving MCP over stdio", "version", buildVersion(), "read_only", cfg.ReadOnly)
-	err = stdio.Listen(ctx, stdin, stdout)
+	err = mcpserver.ServeStdio(ctx, srv, stdin, stdout, log.New(slogWriter{logger}, "", 0))
 	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, io.EOF) {
 		return nil
 	}

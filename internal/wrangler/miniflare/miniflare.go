@@ -42,6 +42,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -237,30 +238,34 @@ func checkPersistDir(dir string) error {
 // sanitisePath is Miniflare's sanitisePath (workers/shared/data.ts), which
 // names the blob folder of a namespace or bucket.
 func sanitisePath(unsafe string) string {
-	s := dotRE.ReplaceAllStringFunc(unsafe, dotReplace)
-	s = dotRE.ReplaceAllStringFunc(s, dotReplace)
-	s = illegalRE.ReplaceAllString(s, "_")
-	s = windowsReservedRE.ReplaceAllString(s, "_")
-	s = leadingRE.ReplaceAllStringFunc(s, underscores)
-	s = trailingRE.ReplaceAllStringFunc(s, underscores)
+	re := sanitiseREs()
+	dotReplace := func(m string) string {
+		sub := re.dot.FindStringSubmatch(m)
+		return sub[1] + strings.Repeat("_", len(sub[2])) + sub[3]
+	}
+	s := re.dot.ReplaceAllStringFunc(unsafe, dotReplace)
+	s = re.dot.ReplaceAllStringFunc(s, dotReplace)
+	s = re.illegal.ReplaceAllString(s, "_")
+	s = re.windowsReserved.ReplaceAllString(s, "_")
+	s = re.leading.ReplaceAllStringFunc(s, underscores)
+	s = re.trailing.ReplaceAllStringFunc(s, underscores)
 	if u := []rune(s); len(u) > 255 { // JavaScript's substring counts UTF-16 units; names are short
 		s = string(u[:255])
 	}
 	return s
 }
 
-var (
-	dotRE             = regexp.MustCompile(`(^|/|\\)(\.+)(/|\\|$)`)
-	illegalRE         = regexp.MustCompile("[?<>*\"'^/\\\\:|\x00-\x1f\u0080-\u009f]")
-	windowsReservedRE = regexp.MustCompile(`(?i)^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\..*)?$`)
-	leadingRE         = regexp.MustCompile(`^[ /\\]+`)
-	trailingRE        = regexp.MustCompile(`[ /\\]+$`)
-)
-
-func dotReplace(m string) string {
-	sub := dotRE.FindStringSubmatch(m)
-	return sub[1] + strings.Repeat("_", len(sub[2])) + sub[3]
-}
+// sanitiseREs are sanitisePath's expressions, compiled on first use:
+// compiling them at init cost every start of the server, whatever its
+// backend, a tenth of a millisecond.
+var sanitiseREs = sync.OnceValue(func() (re struct{ dot, illegal, windowsReserved, leading, trailing *regexp.Regexp }) {
+	re.dot = regexp.MustCompile(`(^|/|\\)(\.+)(/|\\|$)`)
+	re.illegal = regexp.MustCompile("[?<>*\"'^/\\\\:|\x00-\x1f\u0080-\u009f]")
+	re.windowsReserved = regexp.MustCompile(`(?i)^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\..*)?$`)
+	re.leading = regexp.MustCompile(`^[ /\\]+`)
+	re.trailing = regexp.MustCompile(`[ /\\]+$`)
+	return re
+})
 
 func underscores(m string) string { return strings.Repeat("_", len(m)) }
 
