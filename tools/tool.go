@@ -149,6 +149,7 @@ type call[In, Out any] struct {
 	// Prepared on first use: start-up stays cheap.
 	once sync.Once
 	in   *validator.Schema
+	fast *fastCheck       // nil when the schema is not of its shape
 	lift map[string][]int // see liftable
 	err  error
 }
@@ -156,6 +157,7 @@ type call[In, Out any] struct {
 func (c *call[In, Out]) prepare() error {
 	c.once.Do(func() {
 		if c.in, c.err = compile(c.name, c.rawIn); c.err == nil {
+			c.fast = newFastCheck(c.rawIn)
 			c.lift, c.err = liftable(reflect.TypeFor[In](), c.rawIn)
 		}
 	})
@@ -237,13 +239,15 @@ func (c *call[In, Out]) bind(req mcp.CallToolRequest) (In, error) {
 	if bytes.Equal(raw, []byte("null")) {
 		raw = []byte("{}")
 	}
-	doc, err := validator.UnmarshalJSON(bytes.NewReader(raw))
-	if err != nil {
-		return in, storage.Errorf(storage.CodeInvalidArgument, "arguments: not JSON: %v", err)
-	}
-	if err := c.in.Validate(doc); err != nil {
-		code, msg := describeViolation(err, c.rawIn, doc)
-		return in, storage.Errorf(code, "%s", msg)
+	if c.fast == nil || !c.fast.accepts(raw) {
+		doc, err := validator.UnmarshalJSON(bytes.NewReader(raw))
+		if err != nil {
+			return in, storage.Errorf(storage.CodeInvalidArgument, "arguments: not JSON: %v", err)
+		}
+		if err := c.in.Validate(doc); err != nil {
+			code, msg := describeViolation(err, c.rawIn, doc)
+			return in, storage.Errorf(code, "%s", msg)
+		}
 	}
 	if err := json.Unmarshal(raw, &in); err != nil {
 		return in, storage.Errorf(storage.CodeInvalidArgument, "arguments: %v", err)
