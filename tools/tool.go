@@ -83,8 +83,9 @@ func (t Tool) ReadOnly() bool {
 
 // Contenter is implemented by results that render themselves as MCP content
 // (a value as text, an image block) instead of the default JSON text.
+// summary is the result's JSON, made once for all its uses.
 type Contenter interface {
-	MCPContent() []mcp.Content
+	MCPContent(summary []byte) []mcp.Content
 }
 
 // define turns a Spec into a Tool. Errors are declaration mistakes.
@@ -294,7 +295,7 @@ func successResult(out any) (*mcp.CallToolResult, []byte, error) {
 	}
 	res := &mcp.CallToolResult{StructuredContent: out}
 	if c, ok := out.(Contenter); ok {
-		res.Content = c.MCPContent()
+		res.Content = c.MCPContent(text)
 	} else {
 		res.Content = []mcp.Content{mcp.NewTextContent(string(text))}
 	}
