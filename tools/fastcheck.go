@@ -3,16 +3,22 @@ package tools
 import (
 	"bytes"
 	"encoding/json"
+	"reflect"
 	"strconv"
+	"strings"
+	"unicode/utf8"
 )
 
 // Most calls pass arguments that plainly meet their tool's schema: a few
 // strings, a boolean, a number within bounds. Decoding them for the schema
-// validator and walking its compiled schema costs more than a small read
-// from the embedded store, so such arguments are accepted by a direct look
-// at their JSON (fastCheck). Everything else, every violation included,
-// goes to the validator, which alone words refusals: fastCheck only ever
-// says yes where the validator would (TestFastCheckAgreesWithValidator).
+// validator, walking its compiled schema and decoding them again into the
+// handler's type cost more than a small read from the embedded store, so
+// such arguments are checked by a direct look at their JSON, and set on the
+// handler's arguments from there (fastCheck). Everything else, every
+// violation included, goes to the validator, which alone words refusals:
+// fastCheck only ever says yes where the validator would
+// (TestFastCheckAgreesWithValidator), and sets what json.Unmarshal would
+// (TestFastCheckDecodesAsJSON).
 
 // fastCheck accepts, without the validator, arguments that meet an input
 // schema of the common shape: an object with additionalProperties false,
@@ -39,14 +45,17 @@ type fastProp struct {
 	enum             []string
 	hasMin, hasMax   bool
 	minimum, maximum int64
+
+	field []int // the index of the field it decodes into; nil: none fastCheck can set
 }
 
 // annotations are keywords that do not take part in validation.
 var annotations = map[string]bool{"description": true, "title": true, "default": true}
 
-// newFastCheck reads schema, a tool's input schema. It returns nil when
-// the schema is not of the shape fastCheck knows.
-func newFastCheck(schema []byte) *fastCheck {
+// newFastCheck reads schema, a tool's input schema, whose arguments
+// decode into a t. It returns nil when the schema is not of the shape
+// fastCheck knows.
+func newFastCheck(schema []byte, t reflect.Type) *fastCheck {
 	var top map[string]json.RawMessage
 	if json.Unmarshal(schema, &top) != nil || string(top["type"]) != `"object"` || string(top["additionalProperties"]) != "false" {
 		return nil
@@ -90,7 +99,65 @@ func newFastCheck(schema []byte) *fastCheck {
 		}
 		c.required |= p.bit
 	}
+	for name, index := range settableFields(t) {
+		if p, ok := c.props[name]; ok && p.kind != fastOther {
+			p.field = index
+			c.props[name] = p
+		}
+	}
 	return c
+}
+
+// settableFields maps the JSON names of t's fields that fastCheck can set
+// (a string, a bool, an int or int64, or a pointer to one, reached through
+// no pointer) to their index. A name two fields claim is left out.
+func settableFields(t reflect.Type) map[string][]int {
+	if t == nil || t.Kind() != reflect.Struct {
+		return nil
+	}
+	fields := map[string][]int{}
+	claimed := map[string]int{}
+	for _, f := range reflect.VisibleFields(t) {
+		name, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "" {
+			name = f.Name
+		}
+		claimed[name]++
+		if !f.IsExported() || f.Anonymous || name == "-" || (opts != "" && opts != "omitempty" && opts != "omitzero") ||
+			!settable(f.Type) || throughPointer(t, f.Index) {
+			continue
+		}
+		fields[name] = f.Index
+	}
+	for name, n := range claimed {
+		if n > 1 {
+			delete(fields, name)
+		}
+	}
+	return fields
+}
+
+func settable(t reflect.Type) bool {
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.String, reflect.Bool, reflect.Int, reflect.Int64:
+		return true
+	}
+	return false
+}
+
+// throughPointer reports whether the field at index is reached through an
+// embedded pointer, which setting it would have to allocate.
+func throughPointer(t reflect.Type, index []int) bool {
+	for _, i := range index[:len(index)-1] {
+		t = t.Field(i).Type
+		if t.Kind() == reflect.Pointer {
+			return true
+		}
+	}
+	return false
 }
 
 // simpleProp reads the schema of one property; false when it is not of a
@@ -133,6 +200,15 @@ func simpleProp(p map[string]json.RawMessage) (fastProp, bool) {
 // accepts reports whether args, a JSON document, plainly meets the schema;
 // false means the validator must decide.
 func (c *fastCheck) accepts(args []byte) bool {
+	return c.decode(args, nil, reflect.Value{})
+}
+
+// decode is accepts that also sets each member on dst, when it is valid,
+// as json.Unmarshal would; it reports false, having set some or none, when
+// args do not plainly meet the schema or a member has no field it can set.
+// parsed holds the same arguments as parsed by the server, when it has
+// them: their strings are set as they are, not copied out of args again.
+func (c *fastCheck) decode(args []byte, parsed map[string]any, dst reflect.Value) bool {
 	if !json.Valid(args) {
 		return false
 	}
@@ -154,7 +230,7 @@ func (c *fastCheck) accepts(args []byte) bool {
 		seen |= p.bit
 		start := skipSpace(args, skipSpace(args, end)+1) // past the ':'
 		end = valueEnd(args, start)
-		if !p.accepts(args[start:end]) {
+		if !p.accepts(args[start:end]) || dst.IsValid() && !p.set(dst, args[start:end], parsed[string(name)]) {
 			return false
 		}
 		i = skipSpace(args, end)
@@ -184,25 +260,69 @@ func (p fastProp) accepts(v []byte) bool {
 	case fastBool:
 		return string(v) == "true" || string(v) == "false"
 	case fastInt:
-		digits := v
-		if v[0] == '-' {
-			digits = v[1:]
-		}
-		// At most 18 digits, which no int64 overflows.
-		if len(digits) == 0 || len(digits) > 18 || len(digits) > 1 && digits[0] == '0' {
-			return false
-		}
-		var n int64
-		for _, d := range digits {
-			if d < '0' || d > '9' {
-				return false // a fraction or an exponent: the validator decides
-			}
-			n = n*10 + int64(d-'0')
-		}
-		if v[0] == '-' {
-			n = -n
-		}
-		return (!p.hasMin || n >= p.minimum) && (!p.hasMax || n <= p.maximum)
+		n, ok := plainInt(v)
+		return ok && (!p.hasMin || n >= p.minimum) && (!p.hasMax || n <= p.maximum)
 	}
 	return false
+}
+
+// plainInt reads v, a JSON number, when it is an integer written plainly:
+// no fraction or exponent (the validator decides those), at most 18 digits,
+// which no int64 overflows.
+func plainInt(v []byte) (int64, bool) {
+	digits := v
+	if v[0] == '-' {
+		digits = v[1:]
+	}
+	if len(digits) == 0 || len(digits) > 18 || len(digits) > 1 && digits[0] == '0' {
+		return 0, false
+	}
+	var n int64
+	for _, d := range digits {
+		if d < '0' || d > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(d-'0')
+	}
+	if v[0] == '-' {
+		n = -n
+	}
+	return n, true
+}
+
+// set sets v, a value that p accepts, on its field of dst. parsed is v as
+// the server parsed it, or nil.
+func (p fastProp) set(dst reflect.Value, v []byte, parsed any) bool {
+	if p.field == nil {
+		return false
+	}
+	f := dst.FieldByIndex(p.field)
+	if f.Kind() == reflect.Pointer {
+		ptr := reflect.New(f.Type().Elem())
+		f.Set(ptr)
+		f = ptr.Elem()
+	}
+	switch f.Kind() {
+	case reflect.String:
+		s, ok := parsed.(string)
+		if inner := v[1 : len(v)-1]; !ok && (bytes.IndexByte(inner, '\\') >= 0 || !utf8.Valid(inner)) {
+			if json.Unmarshal(v, &s) != nil { // escapes, or bytes JSON replaces
+				return false
+			}
+		} else if !ok {
+			s = string(inner)
+		}
+		f.SetString(s)
+	case reflect.Bool:
+		f.SetBool(v[0] == 't')
+	case reflect.Int, reflect.Int64:
+		n, ok := plainInt(v)
+		if !ok || f.OverflowInt(n) {
+			return false
+		}
+		f.SetInt(n)
+	default:
+		return false
+	}
+	return true
 }

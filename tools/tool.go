@@ -158,7 +158,7 @@ type call[In, Out any] struct {
 func (c *call[In, Out]) prepare() error {
 	c.once.Do(func() {
 		if c.in, c.err = compile(c.name, c.rawIn); c.err == nil {
-			c.fast = newFastCheck(c.rawIn)
+			c.fast = newFastCheck(c.rawIn, reflect.TypeFor[In]())
 			c.lift, c.err = liftable(reflect.TypeFor[In](), c.rawIn)
 		}
 	})
@@ -232,6 +232,13 @@ func (c *call[In, Out]) bind(req mcp.CallToolRequest) (In, error) {
 	var in In
 	if err := c.prepare(); err != nil {
 		return in, fmt.Errorf("tool %s: compile input schema: %w", c.name, err)
+	}
+	if raw := req.Params.RawArguments; c.fast != nil && len(raw) > 0 {
+		parsed, _ := req.Params.Arguments.(map[string]any)
+		if c.fast.decode(raw, parsed, reflect.ValueOf(&in).Elem()) {
+			return in, nil
+		}
+		in = *new(In)
 	}
 	raw, lifted, err := c.lifted(req)
 	if err != nil {
