@@ -4,11 +4,13 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"runtime/pprof"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -48,8 +50,8 @@ const benchClients = 50
 // rounds (-med) and as the ratio of each side's best round (-best).
 //
 // The goroutines of each side carry the profiler label side=ours, floor or
-// client, so that one -cpuprofile of a run splits into the three:
-// go tool pprof -tagfocus side=ours.
+// client (and the client's server=ours or floor), so that one -cpuprofile
+// of a run splits into them: go tool pprof -tagfocus side=ours.
 func BenchmarkKVGetHTTP50(b *testing.B) {
 	for _, version := range []string{"2025-11-25", "2026-07-28"} {
 		for _, stateless := range []bool{false, true} {
@@ -58,10 +60,10 @@ func BenchmarkKVGetHTTP50(b *testing.B) {
 				name = version + "/stateless"
 			}
 			b.Run(name, func(b *testing.B) {
-				ours := benchSessions(b, serveOurs(b, stateless), version)
-				floor := benchSessions(b, serveFloor(b, stateless), version)
+				ours := benchSessions(b, serveOurs(b, stateless), version, "ours")
+				floor := benchSessions(b, serveFloor(b, stateless), version, "floor")
 				const rounds = 10
-				var our, flo callStats
+				our, flo := callStats{server: "ours"}, callStats{server: "floor"}
 				b.ResetTimer()
 				for r := range 2 * rounds {
 					n := b.N/rounds + 1
@@ -93,9 +95,76 @@ func BenchmarkKVGetHTTP50(b *testing.B) {
 	}
 }
 
-// serveOurs serves the real tools over httpserve, with a value to read, and
-// returns the /mcp URL. Logs go where production's do at its default level.
-func serveOurs(b *testing.B, stateless bool) string {
+// BenchmarkKVGetServer: the server's side of BenchmarkKVGetHTTP50 alone,
+// with neither network nor clients: the kv_get request the official Go SDK
+// sends, in each era of the protocol, handed to our handler tree and to the
+// floor's, alternately, in one goroutine (ns/op is the pair). It reports
+// the time and allocations of a call to each, and x-floor, the floor's
+// time over ours.
+// (Sessionless: with 2025-11-25, without --stateless, a request needs a
+// session; the ids are checked by a map lookup.)
+func BenchmarkKVGetServer(b *testing.B) {
+	ours := ourHandler(b, true)
+	floor := server.NewStreamableHTTPServer(floorServer(), server.WithStateLess(true))
+	for _, c := range []struct {
+		version, body string
+		header        http.Header
+	}{
+		{"2025-11-25", `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"kv_get","arguments":{"key":"site-title","namespace":"bench"}}}`, nil},
+		{"2026-07-28", `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"_meta":{"io.modelcontextprotocol/clientCapabilities":{"roots":{"listChanged":true}},"io.modelcontextprotocol/clientInfo":{"name":"bench","version":"1"},"io.modelcontextprotocol/protocolVersion":"2026-07-28"},"name":"kv_get","arguments":{"key":"site-title","namespace":"bench"}}}`,
+			http.Header{"Mcp-Method": {"tools/call"}, "Mcp-Name": {"kv_get"}}},
+	} {
+		b.Run(c.version, func(b *testing.B) {
+			call := func(h http.Handler) *httptest.ResponseRecorder {
+				ctx, cancel := context.WithCancel(context.Background()) // a request's context can end
+				defer cancel()
+				r := httptest.NewRequestWithContext(ctx, http.MethodPost, "http://127.0.0.1:8787/mcp", strings.NewReader(c.body))
+				r.Header = http.Header{"Accept": {"application/json, text/event-stream"}, "Content-Type": {"application/json"},
+					"Mcp-Protocol-Version": {c.version}}
+				maps.Copy(r.Header, c.header)
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, r)
+				return w
+			}
+			for _, h := range []http.Handler{ours, floor} {
+				if w := call(h); w.Code != http.StatusOK || !strings.Contains(w.Body.String(), "My Cloudflare Site") || strings.Contains(w.Body.String(), `"isError":true`) {
+					b.Fatalf("%d %s", w.Code, w.Body)
+				}
+			}
+			ourAllocs, floorAllocs := testing.AllocsPerRun(100, func() { call(ours) }), testing.AllocsPerRun(100, func() { call(floor) })
+			var ourTime, floorTime time.Duration
+			for b.Loop() {
+				t0 := time.Now()
+				call(floor)
+				t1 := time.Now()
+				call(ours)
+				ourTime, floorTime = ourTime+time.Since(t1), floorTime+t1.Sub(t0)
+			}
+			b.ReportMetric(float64(ourTime.Nanoseconds())/float64(b.N), "ns/call")
+			b.ReportMetric(float64(floorTime.Nanoseconds())/float64(b.N), "floor-ns/call")
+			b.ReportMetric(floorTime.Seconds()/ourTime.Seconds(), "x-floor")
+			b.ReportMetric(ourAllocs, "allocs/call")
+			b.ReportMetric(floorAllocs, "floor-allocs/call")
+		})
+	}
+}
+
+// ourHandler is the real tools behind httpserve's handler tree, with a
+// value to read. Logs go where production's do at its default level.
+func ourHandler(b *testing.B, stateless bool) http.Handler {
+	b.Helper()
+	srv := ourServer(b)
+	h := httpserve.New(srv, httpserve.Options{Stateless: stateless, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}).Handler()
+	ts := httptest.NewServer(h)
+	defer ts.Close()
+	setup := connect(b, ts.URL+httpserve.PathMCP, nil)
+	setup.OK("create_kv_namespace", map[string]any{"title": "bench"})
+	setup.OK("kv_put", map[string]any{"namespace": "bench", "key": "site-title", "value": "My Cloudflare Site"})
+	return h
+}
+
+// ourServer is the MCP server of the real tools on a fresh embedded store.
+func ourServer(b *testing.B) *server.MCPServer {
 	b.Helper()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	srv, closeStore, err := mcptest.LocalServer(b.TempDir(), storage.Policy{}, mcpserver.Options{Log: logger})
@@ -103,10 +172,18 @@ func serveOurs(b *testing.B, stateless bool) string {
 		b.Fatal(err)
 	}
 	b.Cleanup(closeStore)
-	hs := httpserve.New(srv, httpserve.Options{Listen: "127.0.0.1:0", Stateless: stateless, Log: logger})
+	return srv
+}
+
+// serveOurs serves the real tools over httpserve, with a value to read, and
+// returns the /mcp URL. Logs go where production's do at its default level.
+func serveOurs(b *testing.B, stateless bool) string {
+	b.Helper()
+	hs := httpserve.New(ourServer(b), httpserve.Options{Listen: "127.0.0.1:0", Stateless: stateless,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	ctx, cancel := context.WithCancel(context.Background())
 	addrc, errc := make(chan net.Addr, 1), make(chan error, 1)
-	labelled("ours", func() {
+	labelled(pprof.Labels("side", "ours"), func() {
 		go func() { errc <- hs.Serve(ctx, func(a net.Addr) { addrc <- a }) }()
 	})
 	b.Cleanup(func() { cancel(); <-errc })
@@ -123,10 +200,21 @@ func serveOurs(b *testing.B, stateless bool) string {
 	return url
 }
 
-// serveFloor serves the floor: mcp-go alone, one tool returning what kv_get
-// returns for the value serveOurs wrote.
+// serveFloor serves the floor (floorServer) over mcp-go's Streamable HTTP
+// alone.
 func serveFloor(b *testing.B, stateless bool) string {
 	b.Helper()
+	var ts *httptest.Server
+	labelled(pprof.Labels("side", "floor"), func() {
+		ts = httptest.NewServer(server.NewStreamableHTTPServer(floorServer(), server.WithStateLess(stateless)))
+	})
+	b.Cleanup(ts.Close)
+	return ts.URL + "/mcp"
+}
+
+// floorServer is the floor: mcp-go alone, one tool returning what kv_get
+// returns for the value ourHandler and serveOurs write.
+func floorServer() *server.MCPServer {
 	srv := server.NewMCPServer("floor", "1", server.WithToolCapabilities(false))
 	answer := &mcp.CallToolResult{
 		Content:           []mcp.Content{mcp.NewTextContent(`{"found":true,"key":"site-title","value":"My Cloudflare Site","encoding":"text","size":18}`)},
@@ -134,15 +222,13 @@ func serveFloor(b *testing.B, stateless bool) string {
 	}
 	srv.AddTool(mcp.NewTool("kv_get", mcp.WithString("namespace", mcp.Required()), mcp.WithString("key", mcp.Required())),
 		func(context.Context, mcp.CallToolRequest) (*mcp.CallToolResult, error) { return answer, nil })
-	var ts *httptest.Server
-	labelled("floor", func() { ts = httptest.NewServer(server.NewStreamableHTTPServer(srv, server.WithStateLess(stateless))) })
-	b.Cleanup(ts.Close)
-	return ts.URL + "/mcp"
+	return srv
 }
 
 // benchSessions connects the clients, as separate programs would: each
-// keeps its connections. They ask for the given protocol version.
-func benchSessions(b *testing.B, url, version string) []*sdk.ClientSession {
+// keeps its connections. They ask for the given protocol version. Their
+// goroutines carry the profiler labels side=client and server=server.
+func benchSessions(b *testing.B, url, version, server string) []*sdk.ClientSession {
 	b.Helper()
 	sessions := make([]*sdk.ClientSession, benchClients)
 	for i := range sessions {
@@ -150,7 +236,7 @@ func benchSessions(b *testing.B, url, version string) []*sdk.ClientSession {
 		hc := &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
 		var s *sdk.ClientSession
 		var err error
-		labelled("client", func() {
+		labelled(pprof.Labels("side", "client", "server", server), func() {
 			s, err = client.Connect(context.Background(), &sdk.StreamableClientTransport{Endpoint: url, HTTPClient: hc},
 				&sdk.ClientSessionOptions{ProtocolVersion: version})
 		})
@@ -166,8 +252,10 @@ func benchSessions(b *testing.B, url, version string) []*sdk.ClientSession {
 	return sessions
 }
 
-// callStats gathers the latencies and the time of rounds of calls.
+// callStats gathers the latencies and the time of rounds of calls to one
+// server ("ours" or "floor").
 type callStats struct {
+	server  string
 	lat     []time.Duration
 	elapsed time.Duration
 	cpu     time.Duration // user and system time of the whole process
@@ -215,7 +303,7 @@ func (s *callStats) add(b *testing.B, sessions []*sdk.ClientSession, n int) {
 	var wg sync.WaitGroup
 	for c := range sessions {
 		wg.Go(func() {
-			pprof.SetGoroutineLabels(pprof.WithLabels(context.Background(), pprof.Labels("side", "client")))
+			pprof.SetGoroutineLabels(pprof.WithLabels(context.Background(), pprof.Labels("side", "client", "server", s.server)))
 			params := &sdk.CallToolParams{Name: "kv_get", Arguments: map[string]any{"namespace": "bench", "key": "site-title"}}
 			for next.Add(1) <= int64(n) {
 				t0 := time.Now()
@@ -238,10 +326,9 @@ func (s *callStats) add(b *testing.B, sessions []*sdk.ClientSession, n int) {
 	s.rounds = append(s.rounds, r)
 }
 
-// labelled runs f, and the goroutines it starts, under the profiler label
-// side=side.
-func labelled(side string, f func()) {
-	pprof.Do(context.Background(), pprof.Labels("side", side), func(context.Context) { f() })
+// labelled runs f, and the goroutines it starts, under the profiler labels.
+func labelled(labels pprof.LabelSet, f func()) {
+	pprof.Do(context.Background(), labels, func(context.Context) { f() })
 }
 
 // processCPU is the user and system time this process has used.
