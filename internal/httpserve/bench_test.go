@@ -221,7 +221,10 @@ func floorServer() *server.MCPServer {
 		StructuredContent: map[string]any{"found": true, "key": "site-title", "value": "My Cloudflare Site", "encoding": "text", "size": 18},
 	}
 	srv.AddTool(mcp.NewTool("kv_get", mcp.WithString("namespace", mcp.Required()), mcp.WithString("key", mcp.Required())),
-		func(context.Context, mcp.CallToolRequest) (*mcp.CallToolResult, error) { return answer, nil })
+		func(context.Context, mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			res := *answer // mcp-go decorates each result in place (_meta, resultType)
+			return &res, nil
+		})
 	return srv
 }
 
