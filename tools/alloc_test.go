@@ -125,3 +125,75 @@ func TestBase64PutAllocatesAboutOneCopy(t *testing.T) {
 		}
 	}
 }
+
+// maxInlineGetAlloc bounds what a tool may allocate to return a value
+// inline: the value read once and made the string of its block once, with
+// room for the result's description.
+const maxInlineGetAlloc = 2.2
+
+// A 1 MiB value read inline (kv_get, r2_download, as text) is read into
+// memory once and made its block's string once: the handlers once also
+// encoded it as a JSON string and decoded that again, and read it into a
+// buffer that grew by doubling.
+func TestInlineGetAllocatesAboutTwoCopies(t *testing.T) {
+	const size = 1 << 20
+	data := bytes.Repeat([]byte("0123456789abcdef"), size/16)
+	backend := local.New(t.TempDir())
+	defer backend.Close()
+	store := storage.Guard(backend, storage.Policy{})
+	ctx := t.Context()
+	ns, err := store.KV().CreateNamespace(ctx, "big")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.KV().Put(ctx, ns.ID, storage.KVPut{Key: "k", Body: bytes.NewReader(data), Size: size}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.R2().CreateBucket(ctx, storage.BucketSpec{Name: "big"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.R2().PutObject(ctx, storage.ObjectPut{Bucket: "big", Key: "k.txt", Body: bytes.NewReader(data), Size: size}); err != nil {
+		t.Fatal(err)
+	}
+	all, err := tools.All(tools.Deps{Store: store, MaxInlineBytes: 2 * size})
+	if err != nil {
+		t.Fatal(err)
+	}
+	handlers := map[string]func(context.Context, mcp.CallToolRequest) (*mcp.CallToolResult, error){}
+	for _, tool := range all {
+		handlers[tool.Def.Name] = tool.Handler
+	}
+	for _, c := range []struct {
+		tool string
+		args map[string]any
+	}{
+		{"kv_get", map[string]any{"namespace": ns.ID, "key": "k"}},
+		{"r2_download", map[string]any{"bucket": "big", "key": "k.txt"}},
+	} {
+		t.Run(c.tool, func(t *testing.T) {
+			req := mcp.CallToolRequest{}
+			req.Params.Name, req.Params.Arguments = c.tool, c.args
+			// The first call compiles the tool's schemas (and r2_download's
+			// loads the system's MIME types): measure the next.
+			if _, err := handlers[c.tool](ctx, req); err != nil {
+				t.Fatal(err)
+			}
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			res, err := handlers[c.tool](ctx, req)
+			runtime.ReadMemStats(&after)
+			if err != nil || res.IsError || len(res.Content) != 2 {
+				t.Fatalf("%s: %v %+v", c.tool, err, res)
+			}
+			if text, ok := res.Content[1].(mcp.TextContent); !ok || text.Text != string(data) {
+				t.Fatalf("%s: the value's block is %T, not the value as text", c.tool, res.Content[1])
+			}
+			ratio := float64(after.TotalAlloc-before.TotalAlloc) / size
+			t.Logf("%s of %d bytes: %.2fx the value allocated", c.tool, size, ratio)
+			if ratio > maxInlineGetAlloc {
+				t.Errorf("%s allocated %.2fx the value's size, want at most %.1fx", c.tool, ratio, maxInlineGetAlloc)
+			}
+		})
+	}
+}

@@ -34,11 +34,10 @@ const (
 )
 
 // valueBlocks is the content of a result that carries a value: the JSON of
-// its description (out, as structuredContent; the spec asks for it in a text
-// block for clients without structured content), then, when sent, the value's
-// own block.
-func valueBlocks(out any, sent bool, value mcp.Content) []mcp.Content {
-	summary, _ := json.Marshal(out)
+// its description (summary, the structuredContent; the spec asks for it in a
+// text block for clients without structured content), then, when sent, the
+// value's own block.
+func valueBlocks(summary []byte, sent bool, value mcp.Content) []mcp.Content {
 	blocks := []mcp.Content{mcp.NewTextContent(string(summary))}
 	if sent {
 		blocks = append(blocks, value)
@@ -49,17 +48,20 @@ func valueBlocks(out any, sent bool, value mcp.Content) []mcp.Content {
 // readInline reads a body of the given size if it fits the inline cap.
 // Larger bodies are refused before reading anything: the assistant is told to
 // stream them to a file instead.
-func readInline(field string, body io.Reader, size, max int64, alternative string) ([]byte, error) {
-	if size > max {
+func readInline(field string, body io.Reader, size, limit int64, alternative string) ([]byte, error) {
+	if size > limit {
 		return nil, storage.Errorf(storage.CodeTooLarge,
-			"%s: %d bytes is over the inline limit of %d bytes (--max-inline-bytes); %s", field, size, max, alternative)
+			"%s: %d bytes is over the inline limit of %d bytes (--max-inline-bytes); %s", field, size, limit, alternative)
 	}
-	data, err := io.ReadAll(io.LimitReader(body, max+1))
-	if err != nil {
+	// Room for the whole body (when its size is known), and for the read
+	// that finds its end: read once, not into a buffer grown by doubling.
+	buf := bytes.NewBuffer(make([]byte, 0, int(max(size, 0))+bytes.MinRead))
+	if _, err := buf.ReadFrom(io.LimitReader(body, limit+1)); err != nil {
 		return nil, err
 	}
-	if int64(len(data)) > max {
-		return nil, storage.Errorf(storage.CodeTooLarge, "%s: over the inline limit of %d bytes (--max-inline-bytes); %s", field, max, alternative)
+	data := buf.Bytes()
+	if int64(len(data)) > limit {
+		return nil, storage.Errorf(storage.CodeTooLarge, "%s: over the inline limit of %d bytes (--max-inline-bytes); %s", field, limit, alternative)
 	}
 	return data, nil
 }
@@ -94,6 +96,25 @@ func encode(data []byte, want string) (enc string, value json.RawMessage, err er
 	default:
 		return "", nil, storage.Errorf(storage.CodeInvalidArgument, "encoding: %q is not one of auto, text, base64, json", want)
 	}
+}
+
+// encodeString is encode for a value sent in a block of its own, as a
+// string: the text itself, its base64, or (json) its compact JSON. Text
+// is not made a JSON string first, only to be decoded again.
+func encodeString(data []byte, want string) (string, string, error) {
+	switch want {
+	case encBase64:
+		return encBase64, base64.StdEncoding.EncodeToString(data), nil
+	case "", encAuto, encText:
+		if utf8.Valid(data) {
+			return encText, string(data), nil
+		}
+		if want != encText {
+			return encBase64, base64.StdEncoding.EncodeToString(data), nil
+		}
+	}
+	enc, value, err := encode(data, want) // json, and the refusals
+	return enc, string(value), err
 }
 
 // contentType guesses a MIME type from a key's extension, then from the

@@ -151,8 +151,8 @@ type kvGetOut struct {
 
 // MCPContent sends the value once, in a text block of its own after the
 // JSON that describes it (structuredContent holds the description only).
-func (k kvGetOut) MCPContent() []mcp.Content {
-	return valueBlocks(k, k.Content != "", mcp.NewTextContent(k.value))
+func (k kvGetOut) MCPContent(summary []byte) []mcp.Content {
+	return valueBlocks(summary, k.Content != "", mcp.NewTextContent(k.value))
 }
 
 func (k kvTools) get(ctx context.Context, in kvGetIn) (kvGetOut, error) {
@@ -185,15 +185,11 @@ func (k kvTools) get(ctx context.Context, in kvGetIn) (kvGetOut, error) {
 	if err != nil {
 		return kvGetOut{}, err
 	}
-	var value json.RawMessage
-	if out.Encoding, value, err = encode(data, in.Encoding); err != nil {
+	if out.Encoding, out.value, err = encodeString(data, in.Encoding); err != nil {
 		return kvGetOut{}, err
 	}
-	out.Content, out.value = inTextBlock, string(value)
-	if out.Encoding != encJSON {
-		err = json.Unmarshal(value, &out.value) // the string itself, not its JSON
-	}
-	return out, err
+	out.Content = inTextBlock
+	return out, nil
 }
 
 type kvPutIn struct {

@@ -2,8 +2,6 @@ package tools
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -237,7 +235,7 @@ type downloadOut struct {
 // MCPContent sends the bytes once, after the JSON that describes them:
 // images as image blocks and other binary data as a blob, so a client can
 // display what a model cannot read as text.
-func (d downloadOut) MCPContent() []mcp.Content {
+func (d downloadOut) MCPContent(summary []byte) []mcp.Content {
 	var block mcp.Content
 	switch d.Content {
 	case inImageBlock:
@@ -248,7 +246,7 @@ func (d downloadOut) MCPContent() []mcp.Content {
 	default:
 		block = mcp.NewTextContent(d.data)
 	}
-	return valueBlocks(d, d.Content != "", block)
+	return valueBlocks(summary, d.Content != "", block)
 }
 
 func (r r2Tools) download(ctx context.Context, in downloadIn) (downloadOut, error) {
@@ -307,21 +305,6 @@ func (r r2Tools) download(ctx context.Context, in downloadIn) (downloadOut, erro
 		out.Content = inTextBlock
 	}
 	return out, nil
-}
-
-// encodeString is encode for results whose content is always a string.
-func encodeString(data []byte, want string) (string, string, error) {
-	if want == encBase64 {
-		return encBase64, base64.StdEncoding.EncodeToString(data), nil
-	}
-	enc, raw, err := encode(data, want)
-	if err != nil {
-		return "", "", err
-	}
-	if enc == encBase64 {
-		return enc, base64.StdEncoding.EncodeToString(data), nil
-	}
-	return enc, string(data), json.Unmarshal(raw, new(string))
 }
 
 type objectKeyIn struct {

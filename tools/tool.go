@@ -83,8 +83,9 @@ func (t Tool) ReadOnly() bool {
 
 // Contenter is implemented by results that render themselves as MCP content
 // (a value as text, an image block) instead of the default JSON text.
+// summary is the result's JSON, made once for all its uses.
 type Contenter interface {
-	MCPContent() []mcp.Content
+	MCPContent(summary []byte) []mcp.Content
 }
 
 // define turns a Spec into a Tool. Errors are declaration mistakes.
@@ -161,6 +162,7 @@ type call[In, Out any] struct {
 	// Prepared on first use: start-up stays cheap.
 	once sync.Once
 	in   *validator.Schema
+	fast *fastCheck       // nil when the schema is not of its shape
 	lift map[string][]int // see liftable
 	err  error
 }
@@ -168,6 +170,7 @@ type call[In, Out any] struct {
 func (c *call[In, Out]) prepare() error {
 	c.once.Do(func() {
 		if c.in, c.err = compile(c.name, c.rawIn); c.err == nil {
+			c.fast = newFastCheck(c.rawIn, reflect.TypeFor[In]())
 			c.lift, c.err = liftable(reflect.TypeFor[In](), c.rawIn)
 		}
 	})
@@ -242,6 +245,13 @@ func (c *call[In, Out]) bind(req mcp.CallToolRequest) (In, error) {
 	if err := c.prepare(); err != nil {
 		return in, fmt.Errorf("tool %s: compile input schema: %w", c.name, err)
 	}
+	if raw := req.Params.RawArguments; c.fast != nil && len(raw) > 0 {
+		parsed, _ := req.Params.Arguments.(map[string]any)
+		if c.fast.decode(raw, parsed, reflect.ValueOf(&in).Elem()) {
+			return in, nil
+		}
+		in = *new(In)
+	}
 	raw, lifted, err := c.lifted(req)
 	if err != nil {
 		return in, storage.Errorf(storage.CodeInvalidArgument, "arguments: not JSON: %v", err)
@@ -249,13 +259,15 @@ func (c *call[In, Out]) bind(req mcp.CallToolRequest) (In, error) {
 	if bytes.Equal(raw, []byte("null")) {
 		raw = []byte("{}")
 	}
-	doc, err := validator.UnmarshalJSON(bytes.NewReader(raw))
-	if err != nil {
-		return in, storage.Errorf(storage.CodeInvalidArgument, "arguments: not JSON: %v", err)
-	}
-	if err := c.in.Validate(doc); err != nil {
-		code, msg := describeViolation(err, c.rawIn, doc)
-		return in, storage.Errorf(code, "%s", msg)
+	if c.fast == nil || !c.fast.accepts(raw) {
+		doc, err := validator.UnmarshalJSON(bytes.NewReader(raw))
+		if err != nil {
+			return in, storage.Errorf(storage.CodeInvalidArgument, "arguments: not JSON: %v", err)
+		}
+		if err := c.in.Validate(doc); err != nil {
+			code, msg := describeViolation(err, c.rawIn, doc)
+			return in, storage.Errorf(code, "%s", msg)
+		}
 	}
 	if err := json.Unmarshal(raw, &in); err != nil {
 		return in, storage.Errorf(storage.CodeInvalidArgument, "arguments: %v", err)
@@ -302,7 +314,7 @@ func successResult(out any) (*mcp.CallToolResult, []byte, error) {
 	}
 	res := &mcp.CallToolResult{StructuredContent: out}
 	if c, ok := out.(Contenter); ok {
-		res.Content = c.MCPContent()
+		res.Content = c.MCPContent(text)
 	} else {
 		res.Content = []mcp.Content{mcp.NewTextContent(string(text))}
 	}

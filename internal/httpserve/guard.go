@@ -30,8 +30,15 @@ func guard(next http.Handler, o Options) http.Handler {
 				tooLarge(w, o.MaxBodyBytes)
 				return
 			}
-			// mcp-go reads whole bodies with no cap: read at most one byte
-			// more than allowed here, so an endless body cannot exhaust memory.
+			// mcp-go reads whole bodies with no cap. A body of declared
+			// length is capped already: net/http gives the handler no byte
+			// more than the Content-Length it checked above. One without
+			// (chunked) is read here, at most one byte more than allowed, so
+			// that an endless body cannot exhaust memory.
+			if r.ContentLength >= 0 {
+				next.ServeHTTP(w, r)
+				return
+			}
 			body, err := io.ReadAll(io.LimitReader(r.Body, o.MaxBodyBytes+1))
 			r.Body.Close()
 			if err != nil {

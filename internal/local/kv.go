@@ -229,10 +229,18 @@ func scanValue(row interface{ Scan(...any) error }, dest ...any) (kvRow, error) 
 }
 
 // readValue reads the row of key in namespace ns, if it has not expired.
+//
+// The read is over in microseconds, and a context that can end would make
+// database/sql and the driver each start a goroutine per read to watch it,
+// which costs more than the read: ctx is checked before, and the read runs
+// to its end.
 func readValue(ctx context.Context, q querier, ns, key string, now int64) (kvRow, error) {
+	if err := ctx.Err(); err != nil {
+		return kvRow{}, dbErr(ctx, "reading value", err)
+	}
 	// One statement tells a missing namespace from a missing key.
 	var found bool
-	r, err := scanValue(q.QueryRowContext(ctx, `
+	r, err := scanValue(q.QueryRowContext(context.WithoutCancel(ctx), `
 SELECT v.key IS NOT NULL, coalesce(v.expiration, 0), v.metadata, v.value, v.blob_id, v.blob_size
 FROM kv_namespaces n
 LEFT JOIN kv_values v ON v.namespace_id = n.id AND v.key = ? AND (v.expiration = 0 OR v.expiration > ?)

@@ -3,6 +3,7 @@ package local
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -418,5 +419,30 @@ func TestKVCancelledBulkPut(t *testing.T) {
 	check(t, err)
 	if len(page.Keys) != 0 {
 		t.Errorf("a cancelled bulk write stored %d keys", len(page.Keys))
+	}
+}
+
+// A point read costs the same under a context that can be cancelled, as a
+// request's is, as under one that cannot: no goroutine watches it (but for
+// the one allocation that detaches it), and a cancelled one reads nothing.
+func TestKVGetCancellableContext(t *testing.T) {
+	b, _ := newTestBackend(t)
+	ns := mkNamespace(t, b, "ns")
+	putValue(t, b, ns, "k", []byte("v"))
+	get := func(ctx context.Context) func() {
+		return func() {
+			v, err := b.KV().Get(ctx, ns, "k")
+			check(t, err)
+			v.Body.Close()
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	plain, cancellable := testing.AllocsPerRun(100, get(context.Background())), testing.AllocsPerRun(100, get(ctx))
+	if cancellable > plain+1 {
+		t.Errorf("a get under a cancellable context makes %v allocations, %v under context.Background", cancellable, plain)
+	}
+	cancel()
+	if _, err := b.KV().Get(ctx, ns, "k"); !errors.Is(err, context.Canceled) {
+		t.Errorf("get under a cancelled context: %v, want context.Canceled", err)
 	}
 }
