@@ -507,3 +507,76 @@ func TestTransferTasksOverStdio(t *testing.T) {
 		}
 	})
 }
+
+// TestTaskUndoneAtExit: a stdio client that goes away (stdin closed) while a
+// task uploads leaves no multipart upload open: the process exits 0 once the
+// task has undone itself.
+func TestTaskUndoneAtExit(t *testing.T) {
+	gate := newS3Gate()
+	env, s3URL, objects := gatedAccount(t, gate)
+	files := t.TempDir()
+	c, _ := startRaw(t, env, "--files-root", files)
+	c.call("tools/call", map[string]any{"name": "create_r2_bucket", "arguments": map[string]any{"name": "assets"}}, nil)
+	sparseFile(t, filepath.Join(files, "big.bin"), 65<<20)
+	c.startTask("r2_upload", map[string]any{"bucket": "assets", "key": "slow/big.bin", "file_path": "big.bin"}, "up")
+	select {
+	case <-gate.partStarted:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the task's upload sent no part")
+	}
+	c.stdin.Close()
+	select {
+	case <-c.exited:
+	case <-time.After(40 * time.Second):
+		t.Fatal("the server did not exit after stdin closed")
+	}
+	if code := c.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Errorf("exit code %d", code)
+	}
+	if open := openUploads(t, s3URL, "assets"); len(open) != 0 {
+		t.Errorf("multipart uploads left open at exit: %v", open)
+	}
+	if _, err := objects.HeadObject("assets", "slow/big.bin"); err == nil {
+		t.Error("the interrupted upload left an object")
+	}
+}
+
+// TestNoTasksWhenStateless: --stateless HTTP has no sessions to own tasks,
+// so it offers none (another client could list and cancel them), and a
+// task-augmented call still gets its result.
+func TestNoTasksWhenStateless(t *testing.T) {
+	p := startHTTPServer(t, "--backend", "local", "--data-dir", t.TempDir(), "--stateless")
+	post := func(body string) map[string]any {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, p.url, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+httpToken)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		req.Header.Set("Mcp-Protocol-Version", mcp.ProtocolVersion20251125)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		raw, _ := io.ReadAll(res.Body)
+		if i := bytes.Index(raw, []byte("data: ")); i >= 0 { // an SSE answer
+			raw = bytes.TrimSpace(raw[i+len("data: "):])
+		}
+		var msg map[string]any
+		if err := json.Unmarshal(raw, &msg); err != nil {
+			t.Fatalf("%d %s: %v", res.StatusCode, raw, err)
+		}
+		return msg
+	}
+	init := post(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}`)
+	caps := init["result"].(map[string]any)["capabilities"].(map[string]any)
+	if caps["tasks"] != nil {
+		t.Fatalf("--stateless offers tasks: %v", caps["tasks"])
+	}
+	list := post(`{"jsonrpc":"2.0","id":2,"method":"tools/list","params":{}}`)
+	for _, tool := range list["result"].(map[string]any)["tools"].([]any) {
+		if decl := tool.(map[string]any); decl["execution"] != nil {
+			t.Errorf("--stateless: %v declares %v", decl["name"], decl["execution"])
+		}
+	}
+}
