@@ -44,6 +44,14 @@ type gatedR2 struct {
 }
 
 func (r gatedR2) PutObject(ctx context.Context, p storage.ObjectPut) (storage.ObjectInfo, error) {
+	if strings.HasPrefix(p.Key, "late-up/") {
+		// Stored before the cancellation can reach it: the object is in
+		// place, then the call waits for the cancellation and succeeds.
+		info, err := r.R2.PutObject(context.WithoutCancel(ctx), p)
+		r.g.once.Do(func() { close(r.g.started) })
+		<-ctx.Done()
+		return info, err
+	}
 	if strings.HasPrefix(p.Key, "slow-up/") {
 		p.Body = &stallingReader{ctx: ctx, r: p.Body, left: 1 << 20, g: r.g}
 	}
@@ -331,6 +339,51 @@ func TestTaskEndsWithItsReaders(t *testing.T) {
 // nothing: no object, no blob, no temporary file.
 func transferGone(ts *taskServer) bool {
 	return len(ts.blobFiles()) == 0 && !ts.exists("bkt", "slow-up/up.bin")
+}
+
+// TestTaskCancelTooLate: a transfer that was done when tasks/cancel came
+// completes its task, and tasks/cancel fails as for any finished task:
+// "cancelled" never stands for an object that was stored.
+func TestTaskCancelTooLate(t *testing.T) {
+	ts := newTaskServer(t, mcpserver.DefaultTaskThreshold)
+	ts.call("tools/call", map[string]any{"name": "create_r2_bucket", "arguments": map[string]any{"name": "bkt"}}, nil)
+	ts.writeFile("up.bin", 1<<20)
+	tk := ts.startTask("r2_upload", map[string]any{"bucket": "bkt", "key": "late-up/up.bin", "file_path": "up.bin"})
+	ts.waitStarted()
+	raw, res := ts.request("tasks/cancel", map[string]any{"taskId": tk.TaskID})
+	if res.Error == nil || !strings.Contains(res.Error.Message, "completed") {
+		t.Fatalf("tasks/cancel of a task whose upload was done = %s %+v, want an error naming its completion", raw, res.Error)
+	}
+	if got := ts.status(tk.TaskID); got.Status != "completed" || !ts.exists("bkt", "late-up/up.bin") {
+		t.Fatalf("task %+v, object stored %v; want completed and stored", got, ts.exists("bkt", "late-up/up.bin"))
+	}
+	var result struct {
+		IsError           bool
+		StructuredContent map[string]any
+	}
+	ts.call("tasks/result", map[string]any{"taskId": tk.TaskID}, &result)
+	if result.IsError || result.StructuredContent["size"] != float64(1<<20) {
+		t.Fatalf("tasks/result = %+v", result)
+	}
+}
+
+// TestTaskTTL: a task whose TTL runs out is stopped and undone, as mcp-go
+// forgets it then and nobody could read its result.
+func TestTaskTTL(t *testing.T) {
+	ts := newTaskServer(t, mcpserver.DefaultTaskThreshold)
+	ts.call("tools/call", map[string]any{"name": "create_r2_bucket", "arguments": map[string]any{"name": "bkt"}}, nil)
+	ts.writeFile("up.bin", 4<<20)
+	var created struct{ Task *task }
+	ts.call("tools/call", map[string]any{"name": "r2_upload", "task": map[string]any{"ttl": 300},
+		"arguments": map[string]any{"bucket": "bkt", "key": "slow-up/up.bin", "file_path": "up.bin"}}, &created)
+	ts.waitStarted()
+	deadline := time.Now().Add(30 * time.Second)
+	for !transferGone(ts) && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !transferGone(ts) {
+		t.Fatalf("the transfer still runs after its task's TTL: store files %v", ts.blobFiles())
+	}
 }
 
 // TestTaskDeclarations: the threshold decides which transfer tools are
