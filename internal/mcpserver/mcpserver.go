@@ -87,8 +87,10 @@ func instructions(store *storage.Store, tasks *Tasks) string {
 	}
 	if kv || r2 {
 		b.WriteString("Large values and objects are streamed with file_path (upload) and save_to (download) inside the allowed directories.\n")
-		if tasks != nil && r2 {
-			fmt.Fprintf(&b, "Run r2_upload and r2_download of files over %d MiB as tool-call tasks when the client supports them.\n", tasks.Threshold()>>20)
+		if tasks != nil {
+			b.WriteString(tasks.hint(func(tool string) bool {
+				return strings.HasPrefix(tool, "r2_") && r2 || strings.HasPrefix(tool, "kv_") && kv
+			}))
 		}
 		fmt.Fprintf(&b, "Stored data is also browsable as resources: %s, and folders (URIs ending in /) read as listings", strings.Join(browse, " and "))
 		if d1 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -12,10 +13,6 @@ import (
 
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/storage"
 )
-
-// DefaultTaskThreshold is --task-threshold's default: the transfer size from
-// which a client that supports tool-call tasks is told to run one as a task.
-const DefaultTaskThreshold = 64 << 20
 
 // taskCleanupWait bounds how long tasks/cancel waits for a cancelled
 // transfer to undo itself (abort its multipart upload, remove its partial
@@ -94,8 +91,36 @@ func NewTasks(threshold int64, log *slog.Logger) *Tasks {
 		byRequest: map[*server.RequestProtocolInfo]string{}, tasks: map[string]*runningTask{}}
 }
 
-// Threshold is the size from which transfers should run as tasks.
-func (t *Tasks) Threshold() int64 { return t.threshold }
+// offered names the transfer tools that can move more than the threshold:
+// those offered as optionally task-augmented.
+func (t *Tasks) offered() []string {
+	var names []string
+	for _, tt := range transferTools {
+		if tt.max >= t.threshold {
+			names = append(names, tt.name)
+		}
+	}
+	return names
+}
+
+// hint is the sentence of the server's instructions that tells the model
+// which calls to run as tasks, naming those of the served areas.
+func (t *Tasks) hint(serves func(name string) bool) string {
+	var names []string
+	for _, n := range t.offered() {
+		if serves(n) {
+			names = append(names, n)
+		}
+	}
+	if len(names) == 0 {
+		return ""
+	}
+	size := fmt.Sprintf("%d bytes", t.threshold)
+	if t.threshold%(1<<20) == 0 {
+		size = fmt.Sprintf("%d MiB", t.threshold>>20)
+	}
+	return fmt.Sprintf("Run %s of more than %s as tool-call tasks when the client supports them.\n", strings.Join(names, ", "), size)
+}
 
 // serverOptions declares the tasks capability (list, cancel, tools/call) and
 // installs the middleware, outermost, so that everything a tool does runs on
@@ -116,11 +141,8 @@ func (t *Tasks) serverOptions() []server.ServerOption {
 // install declares the transfer tools that can move more than the threshold
 // as optionally task-augmented, and hooks tools/call and tasks/cancel.
 func (t *Tasks) install(srv *server.MCPServer, hooks *server.Hooks) {
-	for _, tt := range transferTools {
-		if tt.max < t.threshold {
-			continue
-		}
-		st := srv.GetTool(tt.name)
+	for _, name := range t.offered() {
+		st := srv.GetTool(name)
 		if st == nil {
 			continue
 		}

@@ -18,6 +18,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
+	"github.com/mcp-cfstorage/mcp-cfstorage/internal/config"
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/fsroot"
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/local"
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/mcpserver"
@@ -232,7 +233,7 @@ func (ts *taskServer) writeFile(name string, size int) []byte {
 // (Issue 15, item 2: cancellation removes partial files.)
 func TestTaskCancelOnLocalBackend(t *testing.T) {
 	t.Run("upload", func(t *testing.T) {
-		ts := newTaskServer(t, mcpserver.DefaultTaskThreshold)
+		ts := newTaskServer(t, config.DefaultTaskThreshold)
 		ts.call("tools/call", map[string]any{"name": "create_r2_bucket", "arguments": map[string]any{"name": "bkt"}}, nil)
 		ts.writeFile("up.bin", 4<<20)
 		tk := ts.startTask("r2_upload", map[string]any{"bucket": "bkt", "key": "slow-up/up.bin", "file_path": "up.bin"})
@@ -253,7 +254,7 @@ func TestTaskCancelOnLocalBackend(t *testing.T) {
 		}
 	})
 	t.Run("download", func(t *testing.T) {
-		ts := newTaskServer(t, mcpserver.DefaultTaskThreshold)
+		ts := newTaskServer(t, config.DefaultTaskThreshold)
 		ts.call("tools/call", map[string]any{"name": "create_r2_bucket", "arguments": map[string]any{"name": "bkt"}}, nil)
 		ts.writeFile("src.bin", 4<<20)
 		ts.call("tools/call", map[string]any{"name": "r2_upload", "arguments": map[string]any{"bucket": "bkt", "key": "slow-down/dl.bin", "file_path": "src.bin"}}, nil)
@@ -276,7 +277,7 @@ func TestTaskCancelOnLocalBackend(t *testing.T) {
 // session can be neither read nor cancelled.
 func TestTaskEndsWithItsReaders(t *testing.T) {
 	t.Run("shutdown", func(t *testing.T) {
-		ts := newTaskServer(t, mcpserver.DefaultTaskThreshold)
+		ts := newTaskServer(t, config.DefaultTaskThreshold)
 		ts.call("tools/call", map[string]any{"name": "create_r2_bucket", "arguments": map[string]any{"name": "bkt"}}, nil)
 		ts.writeFile("up.bin", 4<<20)
 		tk := ts.startTask("r2_upload", map[string]any{"bucket": "bkt", "key": "slow-up/up.bin", "file_path": "up.bin"})
@@ -302,7 +303,7 @@ func TestTaskEndsWithItsReaders(t *testing.T) {
 		}
 	})
 	t.Run("session end and other sessions", func(t *testing.T) {
-		ts := newTaskServer(t, mcpserver.DefaultTaskThreshold)
+		ts := newTaskServer(t, config.DefaultTaskThreshold)
 		ts.call("tools/call", map[string]any{"name": "create_r2_bucket", "arguments": map[string]any{"name": "bkt"}}, nil)
 		ts.writeFile("up.bin", 4<<20)
 		tk := ts.startTask("r2_upload", map[string]any{"bucket": "bkt", "key": "slow-up/up.bin", "file_path": "up.bin"})
@@ -345,7 +346,7 @@ func transferGone(ts *taskServer) bool {
 // completes its task, and tasks/cancel fails as for any finished task:
 // "cancelled" never stands for an object that was stored.
 func TestTaskCancelTooLate(t *testing.T) {
-	ts := newTaskServer(t, mcpserver.DefaultTaskThreshold)
+	ts := newTaskServer(t, config.DefaultTaskThreshold)
 	ts.call("tools/call", map[string]any{"name": "create_r2_bucket", "arguments": map[string]any{"name": "bkt"}}, nil)
 	ts.writeFile("up.bin", 1<<20)
 	tk := ts.startTask("r2_upload", map[string]any{"bucket": "bkt", "key": "late-up/up.bin", "file_path": "up.bin"})
@@ -370,7 +371,7 @@ func TestTaskCancelTooLate(t *testing.T) {
 // TestTaskTTL: a task whose TTL runs out is stopped and undone, as mcp-go
 // forgets it then and nobody could read its result.
 func TestTaskTTL(t *testing.T) {
-	ts := newTaskServer(t, mcpserver.DefaultTaskThreshold)
+	ts := newTaskServer(t, config.DefaultTaskThreshold)
 	ts.call("tools/call", map[string]any{"name": "create_r2_bucket", "arguments": map[string]any{"name": "bkt"}}, nil)
 	ts.writeFile("up.bin", 4<<20)
 	var created struct{ Task *task }
@@ -392,10 +393,12 @@ func TestTaskDeclarations(t *testing.T) {
 	for _, tc := range []struct {
 		threshold int64
 		tasks     []string
+		hint      string
 	}{
-		{mcpserver.DefaultTaskThreshold, []string{"r2_download", "r2_upload"}},
-		{1 << 20, []string{"kv_get", "kv_put", "r2_download", "r2_upload"}},
-		{0, nil},
+		{config.DefaultTaskThreshold, []string{"r2_download", "r2_upload"}, "Run r2_upload, r2_download of more than 64 MiB as tool-call tasks"},
+		{1 << 20, []string{"kv_get", "kv_put", "r2_download", "r2_upload"}, "Run r2_upload, r2_download, kv_put, kv_get of more than 1 MiB as tool-call tasks"},
+		{1000, []string{"kv_get", "kv_put", "r2_download", "r2_upload"}, "of more than 1000 bytes as tool-call tasks"},
+		{0, nil, ""},
 	} {
 		ts := newTaskServer(t, tc.threshold)
 		var init struct {
@@ -418,8 +421,8 @@ func TestTaskDeclarations(t *testing.T) {
 		if (init.Capabilities["tasks"] != nil) != (tc.threshold > 0) {
 			t.Errorf("threshold %d: tasks capability %v", tc.threshold, init.Capabilities["tasks"])
 		}
-		if hint := strings.Contains(init.Instructions, "as tool-call tasks"); hint != (tc.threshold > 0) {
-			t.Errorf("threshold %d: instructions %q", tc.threshold, init.Instructions)
+		if hint := strings.Contains(init.Instructions, "as tool-call tasks"); hint != (tc.threshold > 0) || !strings.Contains(init.Instructions, tc.hint) {
+			t.Errorf("threshold %d: instructions %q, want %q", tc.threshold, init.Instructions, tc.hint)
 		}
 	}
 }
