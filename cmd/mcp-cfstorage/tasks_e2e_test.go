@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
+	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/cf/cffake"
@@ -27,15 +29,18 @@ import (
 )
 
 // rawClient speaks JSON-RPC to the built server over its stdin and stdout,
-// line by line, as an MCP client does. mcp-go's own client cannot decode a
-// CreateTaskResult (it expects a tool result's content), so the task tests
-// send the protocol's messages themselves.
+// line by line, as an MCP client does, or through mcp-go's Streamable HTTP
+// client transport. mcp-go's own client cannot decode a CreateTaskResult (it
+// expects a tool result's content), so the task tests send the protocol's
+// messages themselves.
 type rawClient struct {
 	t      testing.TB
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
 	stderr *mcptest.Output
 	exited chan struct{}
+	http   *transport.StreamableHTTP // instead of stdin and stdout
+	url    string                    // of http
 
 	mu      sync.Mutex
 	nextID  int
@@ -51,8 +56,7 @@ type rpcReply struct {
 	} `json:"error"`
 }
 
-// startRaw starts the binary with env and args and initializes a session
-// on protocol 2025-11-25, the revision with tool-call tasks.
+// startRaw starts the binary with env and args and initializes a session.
 func startRaw(t testing.TB, env []string, args ...string) (*rawClient, map[string]any) {
 	t.Helper()
 	cmd := exec.Command(binary, args...)
@@ -83,11 +87,50 @@ func startRaw(t testing.TB, env []string, args ...string) (*rawClient, map[strin
 			t.Logf("server stderr:\n%s", c.stderr.String())
 		}
 	})
+	return c, c.initialize()
+}
+
+// startRawHTTP connects to p over Streamable HTTP, with the standalone GET
+// stream open (notifications sent after a request has ended arrive there).
+func startRawHTTP(t testing.TB, p *httpProc) (*rawClient, map[string]any) {
+	t.Helper()
+	tr, err := transport.NewStreamableHTTP(p.url, transport.WithContinuousListening(),
+		transport.WithHTTPHeaders(map[string]string{"Authorization": "Bearer " + httpToken}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	c := &rawClient{t: t, http: tr, url: p.url}
+	tr.SetNotificationHandler(func(n mcp.JSONRPCNotification) {
+		params := map[string]any{}
+		for k, v := range n.Params.AdditionalFields {
+			params[k] = v
+		}
+		params["method"] = n.Method
+		c.mu.Lock()
+		c.notes = append(c.notes, params)
+		c.mu.Unlock()
+	})
+	t.Cleanup(func() { tr.Close() })
+	return c, c.initialize()
+}
+
+// initialize opens a session on protocol 2025-11-25, the revision with
+// tool-call tasks.
+func (c *rawClient) initialize() map[string]any {
 	var init map[string]any
 	c.call("initialize", map[string]any{"protocolVersion": mcp.ProtocolVersion20251125,
 		"capabilities": map[string]any{}, "clientInfo": map[string]any{"name": "raw", "version": "1"}}, &init)
+	if c.http != nil {
+		c.http.SetProtocolVersion(mcp.ProtocolVersion20251125)
+		c.http.SendNotification(context.Background(), mcp.JSONRPCNotification{JSONRPC: "2.0",
+			Notification: mcp.Notification{Method: "notifications/initialized"}})
+		return init
+	}
 	c.send(map[string]any{"jsonrpc": "2.0", "method": "notifications/initialized"})
-	return c, init
+	return init
 }
 
 func (c *rawClient) read(stdout io.Reader) {
@@ -143,6 +186,23 @@ func (c *rawClient) request(method string, params any) rpcReply {
 	c.mu.Lock()
 	c.nextID++
 	id := c.nextID
+	if c.http != nil {
+		c.mu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		res, err := c.http.SendRequest(ctx, transport.JSONRPCRequest{JSONRPC: "2.0", ID: mcp.NewRequestId(int64(id)), Method: method, Params: params})
+		if err != nil {
+			c.t.Fatalf("%s: %v", method, err)
+		}
+		r := rpcReply{Result: res.Result}
+		if res.Error != nil {
+			r.Error = &struct {
+				Code    int    `json:"code"`
+				Message string `json:"message"`
+			}{res.Error.Code, res.Error.Message}
+		}
+		return r
+	}
 	ch := make(chan rpcReply, 1)
 	c.pending[id] = ch
 	c.mu.Unlock()
@@ -360,18 +420,31 @@ func toolDecl(t *testing.T, c *rawClient, name string) map[string]any {
 	return nil
 }
 
-// TestTransferTasksOverStdio runs uploads and downloads as tool-call tasks
-// through the built binary on the cloudflare backend (cffake + gofakes3):
+// TestTransferTasks runs uploads and downloads as tool-call tasks through
+// the built binary, over stdio and Streamable HTTP, on the cloudflare
+// backend (cffake + gofakes3):
 // a task runs past its tools/call, reports progress and shows "working"
 // in tasks/get; tasks/cancel mid-transfer answers "cancelled" only once
 // nothing is left (no multipart upload open, no object, no partial or
 // temporary file); completed tasks' results come from tasks/result, with
 // the object and the file in place. (Issue 15, items 2 and 3.)
-func TestTransferTasksOverStdio(t *testing.T) {
+func TestTransferTasks(t *testing.T) {
+	for _, mode := range []string{"stdio", "http"} {
+		t.Run(mode, func(t *testing.T) { transferTasks(t, mode) })
+	}
+}
+
+func transferTasks(t *testing.T, mode string) {
 	gate := newS3Gate()
 	env, s3URL, objects := gatedAccount(t, gate)
 	files := t.TempDir()
-	c, init := startRaw(t, env, "--files-root", files)
+	var c *rawClient
+	var init map[string]any
+	if mode == "stdio" {
+		c, init = startRaw(t, env, "--files-root", files)
+	} else {
+		c, init = startRawHTTP(t, startHTTPServerEnv(t, env, "--files-root", files))
+	}
 
 	caps, _ := init["capabilities"].(map[string]any)
 	if tasks, _ := caps["tasks"].(map[string]any); tasks["cancel"] == nil || tasks["requests"] == nil {
@@ -494,18 +567,56 @@ func TestTransferTasksOverStdio(t *testing.T) {
 	})
 
 	t.Run("2026-07-28 call runs synchronously", func(t *testing.T) {
-		c.t = t
+		args := map[string]any{"bucket": "assets", "key": "done/modern.txt", "content": "hi"}
+		params := map[string]any{"name": "r2_upload", "task": map[string]any{}, "arguments": args,
+			"_meta": map[string]any{mcp.MetaKeyProtocolVersion: mcp.LATEST_PROTOCOL_VERSION, mcp.MetaKeyClientCapabilities: map[string]any{}}}
 		var res struct {
 			Task       any            `json:"task"`
 			Structured map[string]any `json:"structuredContent"`
 		}
-		c.call("tools/call", map[string]any{"name": "r2_upload", "task": map[string]any{},
-			"arguments": map[string]any{"bucket": "assets", "key": "done/modern.txt", "content": "hi"},
-			"_meta":     map[string]any{mcp.MetaKeyProtocolVersion: mcp.LATEST_PROTOCOL_VERSION, mcp.MetaKeyClientCapabilities: map[string]any{}}}, &res)
+		if mode == "stdio" {
+			c.t = t
+			c.call("tools/call", params, &res)
+		} else {
+			// Without a session, as 2026-07-28 requests go.
+			body, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params})
+			reply := postJSON(t, c.url, map[string]string{"Mcp-Protocol-Version": mcp.LATEST_PROTOCOL_VERSION,
+				"Mcp-Method": "tools/call", "Mcp-Name": "r2_upload"}, string(body))
+			b, _ := json.Marshal(reply["result"])
+			json.Unmarshal(b, &res)
+		}
 		if res.Task != nil || res.Structured["size"] != float64(2) {
 			t.Fatalf("a 2026-07-28 task-augmented call = %+v, want the tool's result", res)
 		}
 	})
+}
+
+// postJSON posts one JSON-RPC message to a Streamable HTTP endpoint with the
+// bearer token and headers, and returns the answer (plain JSON or one SSE
+// event).
+func postJSON(t *testing.T, url string, headers map[string]string, body string) map[string]any {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+httpToken)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	if i := bytes.Index(raw, []byte("data: ")); i >= 0 { // an SSE answer
+		raw = bytes.TrimSpace(raw[i+len("data: "):])
+	}
+	var msg map[string]any
+	if err := json.Unmarshal(raw, &msg); err != nil {
+		t.Fatalf("%d %s: %v", res.StatusCode, raw, err)
+	}
+	return msg
 }
 
 // TestTaskUndoneAtExit: a stdio client that goes away (stdin closed) while a
@@ -547,26 +658,7 @@ func TestTaskUndoneAtExit(t *testing.T) {
 func TestNoTasksWhenStateless(t *testing.T) {
 	p := startHTTPServer(t, "--backend", "local", "--data-dir", t.TempDir(), "--stateless")
 	post := func(body string) map[string]any {
-		t.Helper()
-		req, _ := http.NewRequest(http.MethodPost, p.url, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+httpToken)
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Accept", "application/json, text/event-stream")
-		req.Header.Set("Mcp-Protocol-Version", mcp.ProtocolVersion20251125)
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		raw, _ := io.ReadAll(res.Body)
-		if i := bytes.Index(raw, []byte("data: ")); i >= 0 { // an SSE answer
-			raw = bytes.TrimSpace(raw[i+len("data: "):])
-		}
-		var msg map[string]any
-		if err := json.Unmarshal(raw, &msg); err != nil {
-			t.Fatalf("%d %s: %v", res.StatusCode, raw, err)
-		}
-		return msg
+		return postJSON(t, p.url, map[string]string{"Mcp-Protocol-Version": mcp.ProtocolVersion20251125}, body)
 	}
 	init := post(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}`)
 	caps := init["result"].(map[string]any)["capabilities"].(map[string]any)
