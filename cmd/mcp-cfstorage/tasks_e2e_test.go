@@ -90,11 +90,13 @@ func startRaw(t testing.TB, env []string, args ...string) (*rawClient, map[strin
 	return c, c.initialize()
 }
 
-// startRawHTTP connects to p over Streamable HTTP, with the standalone GET
-// stream open (notifications sent after a request has ended arrive there).
+// startRawHTTP connects to p over Streamable HTTP without a standalone GET
+// stream: notifications sent after a request has ended (a task's progress)
+// arrive on the streams of the session's next requests. (The TypeScript
+// SDK's test has the GET stream.)
 func startRawHTTP(t testing.TB, p *httpProc) (*rawClient, map[string]any) {
 	t.Helper()
-	tr, err := transport.NewStreamableHTTP(p.url, transport.WithContinuousListening(),
+	tr, err := transport.NewStreamableHTTP(p.url,
 		transport.WithHTTPHeaders(map[string]string{"Authorization": "Bearer " + httpToken}))
 	if err != nil {
 		t.Fatal(err)
