@@ -674,3 +674,43 @@ func TestNoTasksWhenStateless(t *testing.T) {
 		}
 	}
 }
+
+// TestTaskEndsWithHTTPSession: a client that ends its Streamable HTTP
+// session (DELETE) while a task uploads leaves no multipart upload open and
+// no object: nobody could read the task's result any more.
+func TestTaskEndsWithHTTPSession(t *testing.T) {
+	gate := newS3Gate()
+	env, s3URL, objects := gatedAccount(t, gate)
+	files := t.TempDir()
+	p := startHTTPServerEnv(t, env, "--files-root", files)
+	c, _ := startRawHTTP(t, p)
+	c.call("tools/call", map[string]any{"name": "create_r2_bucket", "arguments": map[string]any{"name": "assets"}}, nil)
+	sparseFile(t, filepath.Join(files, "big.bin"), 65<<20)
+	c.startTask("r2_upload", map[string]any{"bucket": "assets", "key": "slow/big.bin", "file_path": "big.bin"}, "up")
+	select {
+	case <-gate.partStarted:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the task's upload sent no part")
+	}
+	req, _ := http.NewRequest(http.MethodDelete, p.url, nil)
+	req.Header.Set("Authorization", "Bearer "+httpToken)
+	req.Header.Set("Mcp-Session-Id", c.http.GetSessionId())
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("DELETE of the session: %d", res.StatusCode)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for len(openUploads(t, s3URL, "assets")) != 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if open := openUploads(t, s3URL, "assets"); len(open) != 0 {
+		t.Errorf("multipart uploads left open after the session ended: %v", open)
+	}
+	if _, err := objects.HeadObject("assets", "slow/big.bin"); err == nil {
+		t.Error("the upload of an ended session left an object")
+	}
+}
