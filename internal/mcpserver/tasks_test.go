@@ -39,6 +39,20 @@ type gatedBackend struct {
 
 func (b gatedBackend) R2() storage.R2 { return gatedR2{b.Backend.R2(), b.g} }
 
+func (b gatedBackend) KV() storage.KV { return gatedKV{b.Backend.KV(), b.g} }
+
+type gatedKV struct {
+	storage.KV
+	g *gate
+}
+
+func (k gatedKV) Put(ctx context.Context, ns string, p storage.KVPut) error {
+	if strings.HasPrefix(p.Key, "slow-up/") {
+		p.Body = &stallingReader{ctx: ctx, r: p.Body, left: 1 << 20, g: k.g}
+	}
+	return k.KV.Put(ctx, ns, p)
+}
+
 type gatedR2 struct {
 	storage.R2
 	g *gate
@@ -270,6 +284,29 @@ func TestTaskCancelOnLocalBackend(t *testing.T) {
 			t.Errorf("files after the cancelled download = %v, want %v", after, before)
 		}
 	})
+}
+
+// TestKVTaskCancel: below KV's 25 MiB, kv_put from a file runs as a task
+// too, and a cancelled one leaves no key, blob or temporary file.
+func TestKVTaskCancel(t *testing.T) {
+	ts := newTaskServer(t, 1<<20)
+	ts.call("tools/call", map[string]any{"name": "create_kv_namespace", "arguments": map[string]any{"title": "ns"}}, nil)
+	ts.writeFile("v.bin", 4<<20)
+	tk := ts.startTask("kv_put", map[string]any{"namespace": "ns", "key": "slow-up/v", "file_path": "v.bin"})
+	ts.waitStarted()
+	var cancelled task
+	ts.call("tasks/cancel", map[string]any{"taskId": tk.TaskID}, &cancelled)
+	if cancelled.Status != "cancelled" {
+		t.Fatalf("tasks/cancel = %+v", cancelled)
+	}
+	var got struct{ StructuredContent map[string]any }
+	ts.call("tools/call", map[string]any{"name": "kv_get", "arguments": map[string]any{"namespace": "ns", "key": "slow-up/v"}}, &got)
+	if got.StructuredContent["found"] != false {
+		t.Errorf("kv_get after the cancelled kv_put = %v", got.StructuredContent)
+	}
+	if left := ts.blobFiles(); len(left) != 0 {
+		t.Errorf("the cancelled kv_put left files in the store: %v", left)
+	}
 }
 
 // TestTaskEndsWithItsReaders: a running task is cancelled and undone when
