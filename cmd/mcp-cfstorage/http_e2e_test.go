@@ -37,9 +37,15 @@ var servingLine = regexp.MustCompile(`mcp=(http://\S+/mcp)`)
 // it listens. It is stopped with SIGTERM when the test ends.
 func startHTTPServer(t testing.TB, args ...string) *httpProc {
 	t.Helper()
+	return startHTTPServerEnv(t, nil, args...)
+}
+
+// startHTTPServerEnv is startHTTPServer with extra environment variables.
+func startHTTPServerEnv(t testing.TB, env []string, args ...string) *httpProc {
+	t.Helper()
 	args = append([]string{"--transport", "http", "--listen", "127.0.0.1:0", "--auth-token", httpToken}, args...)
 	cmd := exec.Command(binary, args...)
-	cmd.Env = childEnv(t.TempDir())
+	cmd.Env = append(childEnv(t.TempDir()), env...)
 	pr, pw := io.Pipe()
 	p := &httpProc{cmd: cmd, stderr: &mcptest.Output{}}
 	cmd.Stderr = io.MultiWriter(p.stderr, pw)

@@ -91,6 +91,19 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, stdin io
 		Databases:  cfg.AllowDatabases,
 		Off:        storage.Unnamed(cfg.Toolsets),
 	})
+	// Tasks belong to the session that started them; --stateless has none,
+	// so another client could list and cancel them: no tasks there.
+	var tasks *mcpserver.Tasks
+	if !(cfg.Transport == config.TransportHTTP && cfg.Stateless) {
+		tasks = mcpserver.NewTasks(cfg.TaskThreshold, logger)
+	}
+	// Runs before backend.Close: the tasks' transfers undo themselves
+	// (multipart uploads aborted, partial files removed) while it is open.
+	defer func() {
+		if err := tasks.Shutdown(); err != nil {
+			logger.Warn("shutdown", "error", err)
+		}
+	}()
 	srv, err := mcpserver.New(mcpserver.Options{
 		Version:        buildVersion(),
 		Store:          store,
@@ -100,6 +113,7 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, stdin io
 		MaxRows:        cfg.MaxRows,
 		Toolsets:       cfg.Toolsets,
 		Log:            logger,
+		Tasks:          tasks,
 	})
 	if err != nil {
 		return err

@@ -41,6 +41,10 @@ func (Secret) MarshalText() ([]byte, error) { return []byte("[redacted]"), nil }
 // Reveal returns the secret itself, for the one place that sends it.
 func (s Secret) Reveal() string { return string(s) }
 
+// DefaultTaskThreshold is --task-threshold's default: the transfer size from
+// which clients that support tool-call tasks are told to run one as a task.
+const DefaultTaskThreshold = 64 << 20
+
 // Config is everything the server is started with.
 type Config struct {
 	Backend         string
@@ -53,6 +57,7 @@ type Config struct {
 	FilesRoots      []string
 	MaxInlineBytes  int64
 	MaxRows         int
+	TaskThreshold   int64 // --task-threshold: 0 = no tool-call tasks
 	LogLevel        slog.Level
 
 	// The wrangler backend: a Worker project's `wrangler dev` state.
@@ -193,6 +198,16 @@ func options() []option {
 				c.MaxRows = n
 				return nil
 			}},
+		{name: "task-threshold", env: "CFSTORAGE_TASK_THRESHOLD", def: strconv.Itoa(DefaultTaskThreshold),
+			usage: "size in bytes from which uploads and downloads should run as tool-call tasks, for clients that support them; 0 offers no tasks",
+			set: func(c *Config, v string) error {
+				n, err := strconv.ParseInt(v, 10, 64)
+				if err != nil || n < 0 {
+					return fmt.Errorf("must be a number of bytes, or 0 for no tasks")
+				}
+				c.TaskThreshold = n
+				return nil
+			}},
 		{name: "log-level", env: "CFSTORAGE_LOG_LEVEL", def: "info",
 			usage: "debug, info, warn or error (logs go to stderr)",
 			set:   func(c *Config, v string) error { return c.LogLevel.UnmarshalText([]byte(v)) }},
@@ -246,7 +261,7 @@ func options() []option {
 // Load reads the configuration from args (without the program name) and the
 // environment. --help yields flag.ErrHelp after printing usage to out.
 func Load(args []string, getenv Getenv, out io.Writer) (Config, error) {
-	c := Config{Backend: BackendAuto, MaxInlineBytes: 1 << 20, MaxRows: 200, LogLevel: slog.LevelInfo,
+	c := Config{Backend: BackendAuto, MaxInlineBytes: 1 << 20, MaxRows: 200, TaskThreshold: DefaultTaskThreshold, LogLevel: slog.LevelInfo,
 		Transport: TransportStdio, Listen: "127.0.0.1:8787", MaxBodyBytes: 40 << 20}
 	opts := options()
 	for _, o := range opts {

@@ -114,6 +114,24 @@ func TestWranglerOptions(t *testing.T) {
 	}
 }
 
+func TestTaskThreshold(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		env  map[string]string
+		want int64
+	}{
+		{nil, nil, 64 << 20},
+		{[]string{"--task-threshold", "0"}, nil, 0},
+		{nil, map[string]string{"CFSTORAGE_TASK_THRESHOLD": "1048576"}, 1 << 20},
+		{[]string{"--task-threshold", "5"}, map[string]string{"CFSTORAGE_TASK_THRESHOLD": "7"}, 5},
+	} {
+		c, err := Load(tc.args, env(tc.env), &bytes.Buffer{})
+		if err != nil || c.TaskThreshold != tc.want {
+			t.Errorf("%v %v: threshold %d, %v; want %d", tc.args, tc.env, c.TaskThreshold, err, tc.want)
+		}
+	}
+}
+
 func TestD1Options(t *testing.T) {
 	c, err := Load(nil, env(nil), &bytes.Buffer{})
 	if err != nil {
@@ -146,6 +164,8 @@ func TestBadValues(t *testing.T) {
 		{[]string{"extra"}, nil, "unexpected argument"},
 		{nil, map[string]string{"CFSTORAGE_READ_ONLY": "maybe"}, "CFSTORAGE_READ_ONLY"},
 		{[]string{"--r2-jurisdiction", "moon"}, nil, "default, eu or fedramp"},
+		{[]string{"--task-threshold", "-1"}, nil, "0 for no tasks"},
+		{nil, map[string]string{"CFSTORAGE_TASK_THRESHOLD": "64MiB"}, "CFSTORAGE_TASK_THRESHOLD"},
 	} {
 		_, err := Load(tc.args, env(tc.env), &bytes.Buffer{})
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -49,11 +49,14 @@ type Options struct {
 	// Roots, per session. Set it for stdio only: a stdio client is the local
 	// user, an HTTP client is remote and gets only what --files-root grants.
 	ClientRoots bool
+	// Tasks runs tool calls that clients send as tool-call tasks (nil: the
+	// server offers no tasks). The caller shuts it down after the transport.
+	Tasks *Tasks
 }
 
 // instructions tells the model what the server offers, naming only the
 // areas the Store serves.
-func instructions(store *storage.Store) string {
+func instructions(store *storage.Store, tasks *Tasks) string {
 	kv, r2, d1 := store.Serves(storage.AreaKV), store.Serves(storage.AreaR2), store.Serves(storage.AreaD1)
 	var areas, names, browse []string
 	if kv {
@@ -84,6 +87,11 @@ func instructions(store *storage.Store) string {
 	}
 	if kv || r2 {
 		b.WriteString("Large values and objects are streamed with file_path (upload) and save_to (download) inside the allowed directories.\n")
+		if tasks != nil {
+			b.WriteString(tasks.hint(func(tool string) bool {
+				return strings.HasPrefix(tool, "r2_") && r2 || strings.HasPrefix(tool, "kv_") && kv
+			}))
+		}
 		fmt.Fprintf(&b, "Stored data is also browsable as resources: %s, and folders (URIs ending in /) read as listings", strings.Join(browse, " and "))
 		if d1 {
 			b.WriteString("; d1://database/table reads a table's first rows, d1://database/ lists its tables")
@@ -115,7 +123,13 @@ func New(o Options) (*server.MCPServer, error) {
 	hooks := &server.Hooks{}
 	rpcerr.Install(hooks)
 
-	opts := []server.ServerOption{
+	var opts []server.ServerOption
+	if o.Tasks != nil {
+		// First, so that its middleware is the outermost: every other one
+		// then runs on the task's context.
+		opts = append(opts, o.Tasks.serverOptions()...)
+	}
+	opts = append(opts,
 		server.WithToolCapabilities(false),
 		// No WithOutputSchemaValidation: it would fail a call whose write
 		// is done. The tools log a result that breaks its schema instead,
@@ -123,10 +137,10 @@ func New(o Options) (*server.MCPServer, error) {
 		server.WithRecovery(),
 		server.WithResourceRecovery(),
 		server.WithLogging(),
-		server.WithInstructions(instructions(o.Store)),
+		server.WithInstructions(instructions(o.Store, o.Tasks)),
 		server.WithPaginationLimit(o.PageSize),
 		server.WithHooks(hooks),
-	}
+	)
 	confirm := newConfirmer(o.Log)
 	opts = append(opts, server.WithToolHandlerMiddleware(confirm.middleware))
 	rootsOf := func(context.Context) fsroot.Roots { return o.Roots }
@@ -158,6 +172,9 @@ func New(o Options) (*server.MCPServer, error) {
 	pr.Register(srv)
 	if roots != nil {
 		roots.install(srv, hooks)
+	}
+	if o.Tasks != nil {
+		o.Tasks.install(srv, hooks)
 	}
 	return srv, nil
 }
