@@ -48,17 +48,7 @@ func BenchmarkColdStart(b *testing.B) {
 		start := time.Now()
 		cmd := exec.Command(binary, "--backend", "local", "--data-dir", data)
 		cmd.Env = childEnv(home)
-		stdin, err := cmd.StdinPipe()
-		if err != nil {
-			b.Fatal(err)
-		}
-		stdout, err := cmd.StdoutPipe()
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			b.Fatal(err)
-		}
+		stdin, stdout := startPiped(b, cmd)
 		if _, err := io.WriteString(stdin, coldStartRequests); err != nil {
 			b.Fatal(err)
 		}

@@ -19,17 +19,7 @@ import (
 func TestBytesOnceOnTheWire(t *testing.T) {
 	cmd := exec.Command(binary, "--backend", "local", "--data-dir", t.TempDir())
 	cmd.Env = childEnv(t.TempDir())
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	stdin, stdout := startPiped(t, cmd)
 	t.Cleanup(func() { stdin.Close(); cmd.Wait() })
 	lines := bufio.NewReaderSize(stdout, 1<<20)
 	id := 0

@@ -9,6 +9,7 @@ import (
 	"image"
 	"image/color"
 	"image/png"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -57,6 +58,23 @@ type proc struct {
 // the machine running the tests.
 func childEnv(home string) []string {
 	return []string{"PATH=" + os.Getenv("PATH"), "HOME=" + home}
+}
+
+// startPiped starts cmd with a pipe to its stdin and one from its stdout.
+func startPiped(t testing.TB, cmd *exec.Cmd) (io.WriteCloser, io.ReadCloser) {
+	t.Helper()
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return stdin, stdout
 }
 
 func startServer(t testing.TB, home string, args ...string) *proc {

@@ -63,17 +63,8 @@ func startRaw(t testing.TB, env []string, args ...string) (*rawClient, map[strin
 	cmd.Env = append(childEnv(t.TempDir()), env...)
 	c := &rawClient{t: t, cmd: cmd, stderr: &mcptest.Output{}, exited: make(chan struct{}), pending: map[int]chan rpcReply{}}
 	cmd.Stderr = c.stderr
-	var err error
-	if c.stdin, err = cmd.StdinPipe(); err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	var stdout io.ReadCloser
+	c.stdin, stdout = startPiped(t, cmd)
 	go c.read(stdout)
 	t.Cleanup(func() {
 		c.stdin.Close()

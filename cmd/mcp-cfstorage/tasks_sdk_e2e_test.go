@@ -46,17 +46,8 @@ func startSDKClient(t *testing.T, env []string, args ...string) *sdkClient {
 	cmd.Env = append(childEnv(t.TempDir()), env...)
 	c := &sdkClient{t: t, events: make(chan map[string]any, 1024), stderr: &mcptest.Output{}}
 	cmd.Stderr = c.stderr
-	var err error
-	if c.stdin, err = cmd.StdinPipe(); err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	var stdout io.ReadCloser
+	c.stdin, stdout = startPiped(t, cmd)
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		sc.Buffer(make([]byte, 1<<20), 16<<20)
