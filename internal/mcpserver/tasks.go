@@ -22,6 +22,13 @@ const (
 	taskShutdownWait = 30 * time.Second
 )
 
+// defaultTaskTTL is the TTL of a task whose client asked for none: mcp-go
+// keeps such a task, result included, for as long as the process runs, so
+// a long-lived HTTP server would hold every result it ever gave. The
+// specification lets the receiver choose the TTL (tasks/get reports it); a
+// day lets any transfer finish and its result be fetched.
+const defaultTaskTTL = 24 * time.Hour
+
 // transferTools are the tools that move a file's worth of bytes, with the
 // most one call can move: a tool is offered as a task when that can exceed
 // the threshold (KV values stop at 25 MiB, so kv_put and kv_get are offered
@@ -154,7 +161,8 @@ func (t *Tasks) install(srv *server.MCPServer, hooks *server.Hooks) {
 	hooks.AddOnUnregisterSession(func(_ context.Context, s server.ClientSession) { t.endSession(s.SessionID()) })
 }
 
-// beforeCall runs a 2026-07-28 client's call synchronously, with progress:
+// beforeCall gives a task without a TTL defaultTaskTTL, and runs a
+// 2026-07-28 client's call synchronously, with progress:
 // that revision moved tasks out of the core protocol into an extension
 // (io.modelcontextprotocol/tasks) that mcp-go does not implement, and its
 // requests carry no session that tasks/get or tasks/cancel could be checked
@@ -163,8 +171,13 @@ func (t *Tasks) install(srv *server.MCPServer, hooks *server.Hooks) {
 // (mcp-go passes the request to the handler by value after this hook, so the
 // change holds.)
 func (t *Tasks) beforeCall(ctx context.Context, _ any, req *mcp.CallToolRequest) {
-	if req.Params.Task != nil && server.IsModernRequest(ctx) {
+	switch {
+	case req.Params.Task == nil:
+	case server.IsModernRequest(ctx):
 		req.Params.Task = nil
+	case req.Params.Task.TTL == nil:
+		ttl := defaultTaskTTL.Milliseconds()
+		req.Params.Task.TTL = &ttl
 	}
 }
 

@@ -424,6 +424,36 @@ func TestTaskTTL(t *testing.T) {
 	}
 }
 
+// TestTaskDefaultTTL: a task the client gave no TTL gets a day (defaultTaskTTL),
+// so that mcp-go does not keep it, and its result, for the life of the
+// process; tasks/get says so. One with a TTL keeps it.
+func TestTaskDefaultTTL(t *testing.T) {
+	ts := newTaskServer(t, config.DefaultTaskThreshold)
+	ts.call("tools/call", map[string]any{"name": "create_r2_bucket", "arguments": map[string]any{"name": "bkt"}}, nil)
+	ts.writeFile("up.bin", 1<<10)
+	for _, tc := range []struct {
+		task map[string]any
+		want int64
+	}{
+		{map[string]any{}, (24 * time.Hour).Milliseconds()}, // defaultTaskTTL
+		{map[string]any{"ttl": 600_000}, 600_000},
+	} {
+		var created struct {
+			Task struct {
+				TaskID string
+				TTL    *int64
+			}
+		}
+		ts.call("tools/call", map[string]any{"name": "r2_upload", "task": tc.task,
+			"arguments": map[string]any{"bucket": "bkt", "key": "up.bin", "file_path": "up.bin"}}, &created)
+		var got struct{ TTL *int64 }
+		ts.call("tasks/get", map[string]any{"taskId": created.Task.TaskID}, &got)
+		if created.Task.TTL == nil || *created.Task.TTL != tc.want || got.TTL == nil || *got.TTL != tc.want {
+			t.Errorf("task %v: ttl %v at creation, %v in tasks/get; want %d", tc.task, created.Task.TTL, got.TTL, tc.want)
+		}
+	}
+}
+
 // TestTaskDeclarations: the threshold decides which transfer tools are
 // offered as tasks, and 0 offers none.
 func TestTaskDeclarations(t *testing.T) {
