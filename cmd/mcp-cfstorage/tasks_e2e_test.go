@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -39,8 +40,8 @@ type rawClient struct {
 	stdin  io.WriteCloser
 	stderr *mcptest.Output
 	exited chan struct{}
-	http   *transport.StreamableHTTP // instead of stdin and stdout
-	url    string                    // of http
+	http   transport.HTTPConnection // Streamable HTTP or SSE, instead of stdin and stdout
+	url    string                   // the Streamable HTTP endpoint, with http
 
 	mu      sync.Mutex
 	nextID  int
@@ -92,10 +93,28 @@ func startRawHTTP(t testing.TB, p *httpProc) (*rawClient, map[string]any) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return startRawOver(t, tr, p.url)
+}
+
+// startRawSSE connects to p over the legacy SSE transport (/sse, /message):
+// everything the server sends arrives on the one /sse stream.
+func startRawSSE(t testing.TB, p *httpProc) (*rawClient, map[string]any) {
+	t.Helper()
+	tr, err := transport.NewSSE(strings.TrimSuffix(p.url, "/mcp")+"/sse",
+		transport.WithHeaders(map[string]string{"Authorization": "Bearer " + httpToken}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return startRawOver(t, tr, p.url)
+}
+
+// startRawOver starts tr and initializes a session over it.
+func startRawOver(t testing.TB, tr transport.HTTPConnection, url string) (*rawClient, map[string]any) {
+	t.Helper()
 	if err := tr.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	c := &rawClient{t: t, http: tr, url: p.url}
+	c := &rawClient{t: t, http: tr, url: url}
 	tr.SetNotificationHandler(func(n mcp.JSONRPCNotification) {
 		params := map[string]any{}
 		for k, v := range n.Params.AdditionalFields {
@@ -280,11 +299,16 @@ func (c *rawClient) waitTask(id string) taskInfo {
 
 // s3Gate holds transfers of keys under slow/ in the fake R2 mid-way, until
 // the server gives up on them: an upload part is never answered, a download
-// stops after its first MiB.
+// stops after its first MiB. An abort of a multipart upload takes a moment
+// and is lost if the server goes away meanwhile, as over a real network: a
+// process that exits without waiting for its aborts leaves uploads open.
 type s3Gate struct {
 	partStarted, getStarted chan struct{}
 	onceP, onceG            sync.Once
 }
+
+// abortLatency is how long the gate holds an abort.
+const abortLatency = 300 * time.Millisecond
 
 func newS3Gate() *s3Gate {
 	return &s3Gate{partStarted: make(chan struct{}), getStarted: make(chan struct{})}
@@ -303,6 +327,12 @@ func (g *s3Gate) wrap(h http.Handler) http.Handler {
 			io.Copy(io.Discard, r.Body)
 			<-r.Context().Done()
 			return
+		case r.Method == http.MethodDelete && r.URL.Query().Has("uploadId"):
+			select {
+			case <-r.Context().Done():
+				return
+			case <-time.After(abortLatency):
+			}
 		case r.Method == http.MethodGet:
 			h.ServeHTTP(&stallingWriter{ResponseWriter: w, r: r, g: g, left: 1 << 20}, r)
 			return
@@ -414,7 +444,7 @@ func toolDecl(t *testing.T, c *rawClient, name string) map[string]any {
 }
 
 // TestTransferTasks runs uploads and downloads as tool-call tasks through
-// the built binary, over stdio and Streamable HTTP, on the cloudflare
+// the built binary, over stdio, Streamable HTTP and legacy SSE, on the cloudflare
 // backend (cffake + gofakes3):
 // a task runs past its tools/call, reports progress and shows "working"
 // in tasks/get; tasks/cancel mid-transfer answers "cancelled" only once
@@ -422,7 +452,7 @@ func toolDecl(t *testing.T, c *rawClient, name string) map[string]any {
 // temporary file); completed tasks' results come from tasks/result, with
 // the object and the file in place. (Issue 15, items 2 and 3.)
 func TestTransferTasks(t *testing.T) {
-	for _, mode := range []string{"stdio", "http"} {
+	for _, mode := range []string{"stdio", "http", "sse"} {
 		t.Run(mode, func(t *testing.T) { transferTasks(t, mode) })
 	}
 }
@@ -433,10 +463,13 @@ func transferTasks(t *testing.T, mode string) {
 	files := t.TempDir()
 	var c *rawClient
 	var init map[string]any
-	if mode == "stdio" {
+	switch mode {
+	case "stdio":
 		c, init = startRaw(t, env, "--files-root", files)
-	} else {
+	case "http":
 		c, init = startRawHTTP(t, startHTTPServerEnv(t, env, "--files-root", files))
+	case "sse":
+		c, init = startRawSSE(t, startHTTPServerEnv(t, env, "--files-root", files))
 	}
 
 	caps, _ := init["capabilities"].(map[string]any)
@@ -559,6 +592,9 @@ func transferTasks(t *testing.T, mode string) {
 		}
 	})
 
+	if mode == "sse" {
+		return // 2026-07-28 has no SSE transport, and mcp-go refuses its requests there
+	}
 	t.Run("2026-07-28 call runs synchronously", func(t *testing.T) {
 		args := map[string]any{"bucket": "assets", "key": "done/modern.txt", "content": "hi"}
 		params := map[string]any{"name": "r2_upload", "task": map[string]any{}, "arguments": args,
@@ -666,42 +702,136 @@ func TestNoTasksWhenStateless(t *testing.T) {
 	}
 }
 
-// TestTaskEndsWithHTTPSession: a client that ends its Streamable HTTP
-// session (DELETE) while a task uploads leaves no multipart upload open and
-// no object: nobody could read the task's result any more.
+// TestTaskEndsWithHTTPSession: a client that ends its session while a task
+// uploads (Streamable HTTP: DELETE; SSE: closing its /sse stream) leaves no
+// multipart upload open and no object: nobody could read the task's result
+// any more.
 func TestTaskEndsWithHTTPSession(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		start func(testing.TB, *httpProc) (*rawClient, map[string]any)
+		end   func(*testing.T, *httpProc, *rawClient)
+	}{
+		{"streamable DELETE", startRawHTTP, func(t *testing.T, p *httpProc, c *rawClient) {
+			req, _ := http.NewRequest(http.MethodDelete, p.url, nil)
+			req.Header.Set("Authorization", "Bearer "+httpToken)
+			req.Header.Set("Mcp-Session-Id", c.http.GetSessionId())
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			if res.StatusCode != http.StatusOK {
+				t.Fatalf("DELETE of the session: %d", res.StatusCode)
+			}
+		}},
+		{"sse stream closed", startRawSSE, func(t *testing.T, _ *httpProc, c *rawClient) {
+			if err := c.http.Close(); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			gate := newS3Gate()
+			env, s3URL, objects := gatedAccount(t, gate)
+			files := t.TempDir()
+			p := startHTTPServerEnv(t, env, "--files-root", files)
+			c, _ := tc.start(t, p)
+			c.call("tools/call", map[string]any{"name": "create_r2_bucket", "arguments": map[string]any{"name": "assets"}}, nil)
+			sparseFile(t, filepath.Join(files, "big.bin"), 65<<20)
+			c.startTask("r2_upload", map[string]any{"bucket": "assets", "key": "slow/big.bin", "file_path": "big.bin"}, "up")
+			select {
+			case <-gate.partStarted:
+			case <-time.After(30 * time.Second):
+				t.Fatal("the task's upload sent no part")
+			}
+			tc.end(t, p, c)
+			deadline := time.Now().Add(30 * time.Second)
+			for len(openUploads(t, s3URL, "assets")) != 0 && time.Now().Before(deadline) {
+				time.Sleep(20 * time.Millisecond)
+			}
+			if open := openUploads(t, s3URL, "assets"); len(open) != 0 {
+				t.Errorf("multipart uploads left open after the session ended: %v", open)
+			}
+			if _, err := objects.HeadObject("assets", "slow/big.bin"); err == nil {
+				t.Error("the upload of an ended session left an object")
+			}
+		})
+	}
+}
+
+// TestTaskUndoneAtSignal: SIGTERM or SIGINT while a task uploads and another
+// downloads to a file, over stdio, and over HTTP with the upload in a
+// Streamable HTTP session and the download in an SSE one: the process exits
+// 0, as README says of a signal, and only once both tasks have undone
+// themselves: no multipart upload open, no object, no partial or temporary
+// save_to file.
+func TestTaskUndoneAtSignal(t *testing.T) {
+	for _, mode := range []string{"stdio", "http"} {
+		for _, sig := range []os.Signal{syscall.SIGTERM, os.Interrupt} {
+			t.Run(mode+" "+sig.String(), func(t *testing.T) { taskUndoneAtSignal(t, mode, sig) })
+		}
+	}
+}
+
+func taskUndoneAtSignal(t *testing.T, mode string, sig os.Signal) {
 	gate := newS3Gate()
 	env, s3URL, objects := gatedAccount(t, gate)
 	files := t.TempDir()
-	p := startHTTPServerEnv(t, env, "--files-root", files)
-	c, _ := startRawHTTP(t, p)
-	c.call("tools/call", map[string]any{"name": "create_r2_bucket", "arguments": map[string]any{"name": "assets"}}, nil)
-	sparseFile(t, filepath.Join(files, "big.bin"), 65<<20)
-	c.startTask("r2_upload", map[string]any{"bucket": "assets", "key": "slow/big.bin", "file_path": "big.bin"}, "up")
-	select {
-	case <-gate.partStarted:
-	case <-time.After(30 * time.Second):
-		t.Fatal("the task's upload sent no part")
+	var up, down *rawClient
+	var cmd *exec.Cmd
+	exited := make(chan struct{})
+	if mode == "stdio" {
+		up, _ = startRaw(t, env, "--files-root", files)
+		down, cmd, exited = up, up.cmd, up.exited
+	} else {
+		p := startHTTPServerEnv(t, env, "--files-root", files)
+		up, _ = startRawHTTP(t, p)
+		down, _ = startRawSSE(t, p)
+		cmd = p.cmd
+		go func() { cmd.Wait(); close(exited) }()
 	}
-	req, _ := http.NewRequest(http.MethodDelete, p.url, nil)
-	req.Header.Set("Authorization", "Bearer "+httpToken)
-	req.Header.Set("Mcp-Session-Id", c.http.GetSessionId())
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
+	up.call("tools/call", map[string]any{"name": "create_r2_bucket", "arguments": map[string]any{"name": "assets"}}, nil)
+	if err := os.WriteFile(filepath.Join(files, "dl.bin"), bytes.Repeat([]byte("0123456789abcdef"), 256<<10), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		t.Fatalf("DELETE of the session: %d", res.StatusCode)
+	up.call("tools/call", map[string]any{"name": "r2_upload", "arguments": map[string]any{"bucket": "assets", "key": "slow/dl.bin", "file_path": "dl.bin"}}, nil)
+	sparseFile(t, filepath.Join(files, "big.bin"), 65<<20) // above the 64 MiB multipart threshold
+	before := filesIn(t, files)
+
+	up.startTask("r2_upload", map[string]any{"bucket": "assets", "key": "slow/big.bin", "file_path": "big.bin"}, "up")
+	down.startTask("r2_download", map[string]any{"bucket": "assets", "key": "slow/dl.bin", "save_to": "dl-copy.bin"}, "down")
+	for name, started := range map[string]chan struct{}{"upload": gate.partStarted, "download": gate.getStarted} {
+		select {
+		case <-started:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("the task's %s never started", name)
+		}
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for len(openUploads(t, s3URL, "assets")) != 0 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
+	if open := openUploads(t, s3URL, "assets"); !slices.Equal(open, []string{"slow/big.bin"}) {
+		t.Fatalf("open multipart uploads before the signal = %v", open)
+	}
+
+	if err := cmd.Process.Signal(sig); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-exited:
+	case <-time.After(60 * time.Second): // a hang, not a timing: shutdown waits at most 10 s + 30 s
+		cmd.Process.Kill()
+		<-exited
+		t.Fatalf("the server did not exit after %v", sig)
+	}
+	if code := cmd.ProcessState.ExitCode(); code != 0 {
+		t.Errorf("exit code after %v = %d, want 0", sig, code)
 	}
 	if open := openUploads(t, s3URL, "assets"); len(open) != 0 {
-		t.Errorf("multipart uploads left open after the session ended: %v", open)
+		t.Errorf("multipart uploads left open at exit: %v", open)
 	}
 	if _, err := objects.HeadObject("assets", "slow/big.bin"); err == nil {
-		t.Error("the upload of an ended session left an object")
+		t.Error("the interrupted upload left an object")
+	}
+	if after := filesIn(t, files); !slices.Equal(after, before) {
+		t.Errorf("files after exit = %v, want %v (no partial or temporary save_to file)", after, before)
 	}
 }
