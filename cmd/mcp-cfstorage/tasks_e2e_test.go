@@ -760,6 +760,52 @@ func TestTaskEndsWithHTTPSession(t *testing.T) {
 	}
 }
 
+// TestTasksBelongToTheirHTTPSession: over HTTP, where the Streamable HTTP
+// and SSE sessions of every client share one server, a task of one session
+// can be neither listed, read, fetched nor cancelled from another, whichever
+// transport either uses.
+func TestTasksBelongToTheirHTTPSession(t *testing.T) {
+	transports := map[string]func(testing.TB, *httpProc) (*rawClient, map[string]any){"sse": startRawSSE, "streamable": startRawHTTP}
+	for ownerName, startOwner := range transports {
+		t.Run("owner "+ownerName, func(t *testing.T) {
+			gate := newS3Gate()
+			env, s3URL, _ := gatedAccount(t, gate)
+			files := t.TempDir()
+			p := startHTTPServerEnv(t, env, "--files-root", files)
+			owner, _ := startOwner(t, p)
+			owner.call("tools/call", map[string]any{"name": "create_r2_bucket", "arguments": map[string]any{"name": "assets"}}, nil)
+			sparseFile(t, filepath.Join(files, "big.bin"), 65<<20)
+			task := owner.startTask("r2_upload", map[string]any{"bucket": "assets", "key": "slow/big.bin", "file_path": "big.bin"}, "up")
+			select {
+			case <-gate.partStarted:
+			case <-time.After(30 * time.Second):
+				t.Fatal("the task's upload sent no part")
+			}
+			for name, start := range transports {
+				other, _ := start(t, p)
+				for _, method := range []string{"tasks/get", "tasks/result", "tasks/cancel"} {
+					if r := other.request(method, map[string]any{"taskId": task.TaskID}); r.Error == nil {
+						t.Errorf("%s from another %s session: %s, want an error", method, name, r.Result)
+					}
+				}
+				var list struct {
+					Tasks []taskInfo `json:"tasks"`
+				}
+				other.call("tasks/list", map[string]any{}, &list)
+				if len(list.Tasks) != 0 {
+					t.Errorf("tasks/list from another %s session = %+v, want none", name, list.Tasks)
+				}
+			}
+			if got := owner.taskStatus(task.TaskID); got.Status != "working" {
+				t.Errorf("the task after other sessions' calls = %+v, want working", got)
+			}
+			if open := openUploads(t, s3URL, "assets"); !slices.Equal(open, []string{"slow/big.bin"}) {
+				t.Errorf("open multipart uploads after other sessions' calls = %v, want the task's", open)
+			}
+		})
+	}
+}
+
 // TestTaskUndoneAtSignal: SIGTERM or SIGINT while a task uploads and another
 // downloads to a file, over stdio, and over HTTP with the upload in a
 // Streamable HTTP session and the download in an SSE one: the process exits
