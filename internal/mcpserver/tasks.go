@@ -63,8 +63,9 @@ var transferTools = []struct {
 // context.WithCancel(context.WithoutCancel(ctx)), and put the task id in the
 // handler's context.
 type Tasks struct {
-	threshold int64
-	log       *slog.Logger
+	threshold    int64
+	log          *slog.Logger
+	shutdownWait time.Duration // taskShutdownWait; shorter in tests
 
 	mu        sync.Mutex
 	byRequest map[*server.RequestProtocolInfo]string // tools/call -> its task, until the handler starts
@@ -94,7 +95,7 @@ func NewTasks(threshold int64, log *slog.Logger) *Tasks {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Tasks{threshold: threshold, log: log,
+	return &Tasks{threshold: threshold, log: log, shutdownWait: taskShutdownWait,
 		byRequest: map[*server.RequestProtocolInfo]string{}, tasks: map[string]*runningTask{}}
 }
 
@@ -342,8 +343,9 @@ func (t *Tasks) endSession(id string) {
 
 // Shutdown cancels every running task and waits, up to taskShutdownWait,
 // for their transfers to undo themselves, so that the process exits with no
-// multipart upload left open and no partial file. Tasks created from now on
-// do not run.
+// multipart upload left open and no partial file; a transfer that does not
+// stop (its store unreachable) does not keep the process from exiting.
+// Tasks created from now on do not run.
 func (t *Tasks) Shutdown() error {
 	if t == nil {
 		return nil
@@ -359,7 +361,7 @@ func (t *Tasks) Shutdown() error {
 	select {
 	case <-done:
 		return nil
-	case <-time.After(taskShutdownWait):
-		return fmt.Errorf("tasks still undoing their transfers after %s", taskShutdownWait)
+	case <-time.After(t.shutdownWait):
+		return fmt.Errorf("tasks still undoing their transfers after %s", t.shutdownWait)
 	}
 }

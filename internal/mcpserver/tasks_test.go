@@ -27,9 +27,12 @@ import (
 
 // gate holds uploads under slow-up/ and downloads under slow-down/ mid-way:
 // after the first MiB a body read waits until the transfer's context ends.
+// An upload under stuck-up/ waits for release instead, deaf to its context,
+// as a transfer to an unreachable store can.
 type gate struct {
 	started chan struct{}
 	once    sync.Once
+	release chan struct{}
 }
 
 type gatedBackend struct {
@@ -69,6 +72,10 @@ func (r gatedR2) PutObject(ctx context.Context, p storage.ObjectPut) (storage.Ob
 	}
 	if strings.HasPrefix(p.Key, "slow-up/") {
 		p.Body = &stallingReader{ctx: ctx, r: p.Body, left: 1 << 20, g: r.g}
+	}
+	if strings.HasPrefix(p.Key, "stuck-up/") {
+		r.g.once.Do(func() { close(r.g.started) })
+		<-r.g.release
 	}
 	return r.R2.PutObject(ctx, p)
 }
@@ -118,7 +125,7 @@ type taskServer struct {
 
 func newTaskServer(t *testing.T, threshold int64) *taskServer {
 	t.Helper()
-	ts := &taskServer{t: t, data: t.TempDir(), files: t.TempDir(), gate: &gate{started: make(chan struct{})}}
+	ts := &taskServer{t: t, data: t.TempDir(), files: t.TempDir(), gate: &gate{started: make(chan struct{}), release: make(chan struct{})}}
 	ts.backend = local.New(ts.data)
 	t.Cleanup(func() { ts.backend.Close() })
 	roots, err := fsroot.New(ts.files)
@@ -371,6 +378,34 @@ func TestTaskEndsWithItsReaders(t *testing.T) {
 			t.Errorf("after the session ended: the transfer still runs: store files %v", ts.blobFiles())
 		}
 	})
+}
+
+// TestTaskShutdownBounded: a transfer that does not stop when its task is
+// cancelled (its store unreachable) does not keep Shutdown, and so the
+// process, from ending: Shutdown gives up after its wait and says so.
+func TestTaskShutdownBounded(t *testing.T) {
+	ts := newTaskServer(t, config.DefaultTaskThreshold)
+	ts.tasks.SetShutdownWait(50 * time.Millisecond)
+	ts.call("tools/call", map[string]any{"name": "create_r2_bucket", "arguments": map[string]any{"name": "bkt"}}, nil)
+	ts.writeFile("up.bin", 1<<10)
+	tk := ts.startTask("r2_upload", map[string]any{"bucket": "bkt", "key": "stuck-up/up.bin", "file_path": "up.bin"})
+	ts.waitStarted()
+	done := make(chan error, 1)
+	go func() { done <- ts.tasks.Shutdown() }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "still undoing") {
+			t.Errorf("Shutdown with a transfer that does not stop = %v, want an error saying so", err)
+		}
+	case <-time.After(30 * time.Second): // a hang, not a timing: the wait is 50 ms
+		t.Fatal("Shutdown waits for a transfer that does not stop")
+	}
+	// Let the transfer go, and wait for its task to end before the store closes.
+	close(ts.gate.release)
+	deadline := time.Now().Add(30 * time.Second)
+	for ts.status(tk.TaskID).Status == "working" && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // transferGone reports whether the gated upload has stopped and left
