@@ -31,7 +31,7 @@ import (
 
 // rawClient speaks JSON-RPC to the built server over its stdin and stdout,
 // line by line, as an MCP client does, or through mcp-go's Streamable HTTP
-// client transport. mcp-go's own client cannot decode a CreateTaskResult (it
+// or SSE client transport. mcp-go's own client cannot decode a CreateTaskResult (it
 // expects a tool result's content), so the task tests send the protocol's
 // messages themselves.
 type rawClient struct {
