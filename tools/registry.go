@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/mcp-cfstorage/mcp-cfstorage/internal/fsroot"
@@ -56,6 +57,9 @@ type Deps struct {
 type Selection struct {
 	Toolsets []string // empty = all
 	ReadOnly bool     // only tools whose readOnlyHint is true, and those kept by Spec.KeepReadOnly
+	// Tasks names the tools a client may call as tool-call tasks: they are
+	// declared with execution.taskSupport "optional".
+	Tasks []string
 }
 
 // Validate reports unknown toolset names.
@@ -122,6 +126,9 @@ func Register(s *server.MCPServer, d Deps, sel Selection) error {
 	selected := Select(all, sel)
 	batch := make([]server.ServerTool, len(selected))
 	for i, t := range selected {
+		if slices.Contains(sel.Tasks, t.Def.Name) {
+			t.Def.Execution = &mcp.ToolExecution{TaskSupport: mcp.TaskSupportOptional}
+		}
 		batch[i] = server.ServerTool{Tool: t.Def, Handler: t.Handler}
 	}
 	s.AddTools(batch...) // one registration, not one per tool

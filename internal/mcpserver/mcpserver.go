@@ -164,7 +164,7 @@ func New(o Options) (*server.MCPServer, error) {
 		Log:            o.Log,
 		Confirm:        confirm,
 	}
-	sel := tools.Selection{Toolsets: o.Toolsets, ReadOnly: o.Store.ReadOnly()}
+	sel := tools.Selection{Toolsets: o.Toolsets, ReadOnly: o.Store.ReadOnly(), Tasks: o.Tasks.offered()}
 	if err := tools.Register(srv, deps, sel); err != nil {
 		return nil, err
 	}
@@ -174,7 +174,7 @@ func New(o Options) (*server.MCPServer, error) {
 		roots.install(srv, hooks)
 	}
 	if o.Tasks != nil {
-		o.Tasks.install(srv, hooks)
+		o.Tasks.install(hooks)
 	}
 	return srv, nil
 }

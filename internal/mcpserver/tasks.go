@@ -102,6 +102,9 @@ func NewTasks(threshold int64, log *slog.Logger) *Tasks {
 // offered names the transfer tools that can move more than the threshold:
 // those offered as optionally task-augmented.
 func (t *Tasks) offered() []string {
+	if t == nil {
+		return nil
+	}
 	var names []string
 	for _, tt := range transferTools {
 		if tt.max >= t.threshold {
@@ -146,17 +149,9 @@ func (t *Tasks) serverOptions() []server.ServerOption {
 	}
 }
 
-// install declares the transfer tools that can move more than the threshold
-// as optionally task-augmented, and hooks tools/call and tasks/cancel.
-func (t *Tasks) install(srv *server.MCPServer, hooks *server.Hooks) {
-	for _, name := range t.offered() {
-		st := srv.GetTool(name)
-		if st == nil {
-			continue
-		}
-		st.Tool.Execution = &mcp.ToolExecution{TaskSupport: mcp.TaskSupportOptional}
-		srv.AddTool(st.Tool, st.Handler)
-	}
+// install hooks tools/call and tasks/cancel. (The tools offered are
+// declared task-capable where they are registered: tools.Selection.Tasks.)
+func (t *Tasks) install(hooks *server.Hooks) {
 	hooks.AddBeforeCallTool(t.beforeCall)
 	hooks.AddBeforeCancelTask(t.beforeCancel)
 	hooks.AddOnUnregisterSession(func(_ context.Context, s server.ClientSession) { t.endSession(s.SessionID()) })
