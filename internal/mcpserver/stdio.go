@@ -195,7 +195,7 @@ func listAnswer(msg mcp.JSONRPCMessage) ([]byte, error) {
 // with anything more (icons, _meta, a structured schema) is left to
 // json.Marshal.
 func appendTool(buf []byte, t mcp.Tool) ([]byte, error) {
-	if t.Meta != nil || t.Icons != nil || t.Execution != nil || t.DeferLoading ||
+	if t.Meta != nil || t.Icons != nil || t.DeferLoading ||
 		len(t.RawInputSchema) == 0 || t.InputSchema.Type != "" || len(t.RawOutputSchema) == 0 || t.OutputSchema.Type != "" {
 		b, err := json.Marshal(t)
 		return append(buf, b...), err
@@ -211,6 +211,14 @@ func appendTool(buf []byte, t mcp.Tool) ([]byte, error) {
 		if buf, err = appendString(buf, t.Description); err != nil {
 			return nil, err
 		}
+	}
+	if t.Execution != nil { // the tools offered as tasks
+		execution, err := json.Marshal(t.Execution)
+		if err != nil {
+			return nil, err
+		}
+		buf = append(buf, `,"execution":`...)
+		buf = append(buf, execution...)
 	}
 	buf = append(buf, `,"inputSchema":`...)
 	buf = append(buf, t.RawInputSchema...)

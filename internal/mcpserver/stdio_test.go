@@ -48,6 +48,7 @@ func TestServeStdioAnswersAsMCPGo(t *testing.T) {
 		{name: "all"},
 		{name: "kv read-only", policy: storage.Policy{ReadOnly: true}, opts: mcpserver.Options{Toolsets: []string{"kv"}}},
 		{name: "pages of 4", opts: mcpserver.Options{PageSize: 4}},
+		{name: "tools offered as tasks", opts: mcpserver.Options{Tasks: mcpserver.NewTasks(1<<20, nil)}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dataDir := t.TempDir()
