@@ -364,6 +364,21 @@ func (s *stallingWriter) Write(p []byte) (int, error) {
 }
 
 // gatedAccount is fakeAccount with the fake R2 behind g.
+// storedObject is the content of an object in the S3 server's store.
+func storedObject(t *testing.T, objects *s3mem.Backend, bucket, key string) []byte {
+	t.Helper()
+	obj, err := objects.GetObject(bucket, key, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer obj.Contents.Close()
+	stored, err := io.ReadAll(obj.Contents)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return stored
+}
+
 func gatedAccount(t *testing.T, g *s3Gate) (env []string, s3URL string, objects *s3mem.Backend) {
 	t.Helper()
 	objects = s3mem.New()
@@ -569,13 +584,7 @@ func transferTasks(t *testing.T, mode string) {
 		if res.IsError || res.Structured["size"] != float64(len(src)) || res.Structured["key"] != "done/small.bin" {
 			t.Fatalf("tasks/result of the upload = %+v", res)
 		}
-		obj, err := objects.GetObject("assets", "done/small.bin", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		stored, _ := io.ReadAll(obj.Contents)
-		obj.Contents.Close()
-		if !bytes.Equal(stored, src) {
+		if stored := storedObject(t, objects, "assets", "done/small.bin"); !bytes.Equal(stored, src) {
 			t.Fatalf("stored object: %d bytes, want the file's %d", len(stored), len(src))
 		}
 

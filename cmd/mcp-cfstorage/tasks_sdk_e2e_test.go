@@ -200,13 +200,7 @@ func TestTransferTasksWithTheTypeScriptSDK(t *testing.T) {
 				t.Errorf("last progress of the task = %v, want %d of %d", last, len(src), len(src))
 			}
 			c.expect("end")
-			obj, err := objects.GetObject("assets", "done/small.bin", nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			stored, _ := io.ReadAll(obj.Contents)
-			obj.Contents.Close()
-			if !bytes.Equal(stored, src) {
+			if stored := storedObject(t, objects, "assets", "done/small.bin"); !bytes.Equal(stored, src) {
 				t.Fatalf("stored object: %d bytes, want %d", len(stored), len(src))
 			}
 
